@@ -1,0 +1,268 @@
+/**
+ * The agent daemon's core: keeps one WebSocket to the coordinator (reconnecting
+ * with capped, jittered backoff), runs assigned tasks through an executor,
+ * streams progress, and holds each result until the coordinator acknowledges it.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { Logger } from '../shared/log.js';
+import {
+  AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, coordinatorMessageSchema, decode,
+  type AgentMessage, type CoordinatorMessage, type TaskRef, type TaskSpec,
+} from '../shared/protocol.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { Executor } from './executor.js';
+
+export interface AgentOptions {
+  coordinatorUrl: string;
+  token: string;
+  id: string;
+  hostname: string;
+  version: string;
+  specialties: string[];
+  capacity: number;
+  executor: Executor;
+  dataDir: string;
+  drainTimeoutMs: number;
+  sourceAddress?: string | undefined;
+  backoff?: BackoffOptions;
+  log: Logger;
+  /** Called whenever the status line changes (systemd STATUS=). */
+  onStatus?: (status: string) => void;
+}
+
+interface RunningTask {
+  attempt: number;
+  abort: AbortController;
+  /** Set when the run is stopped because the agent drains: hand it back instead of reporting a result. */
+  handBack?: string;
+  done: Promise<void>;
+}
+
+type Report = Extract<AgentMessage, { type: 'task.result' | 'task.released' }>;
+
+export class Agent {
+  private socket: WebSocket | undefined;
+  private welcomed = false;
+  private reconnects = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private draining = false;
+  private readonly running = new Map<number, RunningTask>();
+  /** Results and hand-backs not yet acknowledged, re-sent after every reconnect. */
+  private readonly unacked = new Map<number, Report>();
+  private readonly backoff: BackoffOptions;
+  badFrames = 0;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.backoff = opts.backoff ?? { baseMs: 500, capMs: 30_000 };
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** The one-line state systemd shows as STATUS=. */
+  status(): string {
+    const where = new URL(this.opts.coordinatorUrl).host;
+    const link = this.welcomed ? `connected to ${where}` : `connecting to ${where}`;
+    return `${link} · ${this.running.size}/${this.opts.capacity} running${this.draining ? ' · draining' : ''}`;
+  }
+
+  get connected(): boolean {
+    return this.welcomed;
+  }
+
+  /**
+   * Takes no new work, lets running tasks finish within the drain timeout,
+   * then stops the rest and hands them back; resolves when all is reported.
+   */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.send({ type: 'draining' });
+    this.updateStatus();
+    this.opts.log.info({ running: this.running.size, timeoutMs: this.opts.drainTimeoutMs }, 'draining');
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+    const timedOut = await Promise.race([all().then(() => false), sleep(this.opts.drainTimeoutMs).then(() => true)]);
+    if (timedOut) {
+      for (const [taskId, run] of this.running) {
+        run.handBack = `agent ${this.opts.id} is shutting down (drain timeout ${this.opts.drainTimeoutMs / 1000} s)`;
+        this.opts.log.warn({ taskId, attempt: run.attempt }, 'drain timeout: stopping the task and handing it back');
+        run.abort.abort();
+      }
+      await all();
+    }
+    // Give the coordinator a moment to acknowledge what was reported.
+    for (let waited = 0; this.unacked.size > 0 && this.welcomed && waited < 5000; waited += 50) await sleep(50);
+  }
+
+  /** Closes the connection; running tasks are aborted (use drain() first for a clean stop). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
+    for (const run of this.running.values()) run.abort.abort();
+    await Promise.all([...this.running.values()].map((r) => r.done));
+    this.socket?.close(1000, 'agent stopping');
+  }
+
+  private connect(): void {
+    const url = this.opts.coordinatorUrl.replace(/^http/, 'ws') + AGENT_PATH;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.opts.token}` },
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      ...(this.opts.sourceAddress ? { localAddress: this.opts.sourceAddress } : {}),
+    });
+    this.socket = ws;
+    ws.on('open', () => {
+      this.send({
+        type: 'hello', protocol: PROTOCOL_VERSION, agentId: this.opts.id, hostname: this.opts.hostname,
+        version: this.opts.version, specialties: this.opts.specialties, capacity: this.opts.capacity,
+        tasks: this.heldTasks(),
+      });
+    });
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('unexpected-response', (_req, res) => {
+      const hint = res.statusCode === 401 ? 'the coordinator refused the agent token: set CCC_AGENT_TOKEN to the coordinator\'s agent token' : `the coordinator answered HTTP ${res.statusCode}`;
+      this.opts.log.error({ status: res.statusCode, url }, hint);
+      ws.terminate();
+    });
+    ws.on('error', (err) => this.opts.log.warn({ err: err.message, url }, 'connection to the coordinator failed'));
+    ws.on('close', () => this.onClose(ws));
+  }
+
+  private onClose(ws: WebSocket): void {
+    if (this.socket !== ws) return;
+    const wasWelcomed = this.welcomed;
+    this.welcomed = false;
+    clearInterval(this.heartbeatTimer);
+    this.updateStatus();
+    if (this.stopping) return;
+    const delay = backoffDelay(this.reconnects++, this.backoff);
+    this.opts.log[wasWelcomed ? 'warn' : 'info']({ delayMs: delay }, 'disconnected from the coordinator; reconnecting');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private onFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    const decoded = isBinary ? { ok: false as const, error: 'binary frames are not part of the protocol' } : decode(coordinatorMessageSchema, data);
+    if (!decoded.ok) {
+      this.badFrames++;
+      this.opts.log.warn({ error: decoded.error }, 'bad frame from the coordinator');
+      this.send({ type: 'error', code: 'bad_message', message: decoded.error });
+      return;
+    }
+    this.onMessage(decoded.message);
+  }
+
+  private onMessage(msg: CoordinatorMessage): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.welcomed = true;
+        this.reconnects = 0;
+        for (const ref of msg.cancel) this.forget(ref, 'the coordinator reassigned it while this agent was away');
+        clearInterval(this.heartbeatTimer);
+        this.heartbeatTimer = setInterval(() => this.send({ type: 'heartbeat' }), msg.heartbeatMs);
+        if (this.draining) this.send({ type: 'draining' });
+        for (const report of this.unacked.values()) this.send(report);
+        this.opts.log.info({ coordinator: this.opts.coordinatorUrl, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
+        this.updateStatus();
+        return;
+      case 'task.assign':
+        this.accept(msg.taskId, msg.attempt, msg.task);
+        return;
+      case 'task.cancel':
+        this.forget(msg, msg.reason);
+        return;
+      case 'task.ack': {
+        const report = this.unacked.get(msg.taskId);
+        if (report && report.attempt === msg.attempt) this.unacked.delete(msg.taskId);
+        return;
+      }
+      case 'error':
+        this.opts.log.warn({ code: msg.code, message: msg.message }, 'the coordinator reported an error');
+        return;
+    }
+  }
+
+  private accept(taskId: number, attempt: number, task: TaskSpec): void {
+    const current = this.running.get(taskId);
+    if (current?.attempt === attempt) return;
+    if (this.draining || this.running.size >= this.opts.capacity) {
+      const reason = this.draining ? 'agent is draining' : `agent is at capacity (${this.opts.capacity})`;
+      this.report({ type: 'task.released', taskId, attempt, reason });
+      return;
+    }
+    if (current) current.abort.abort();
+    const abort = new AbortController();
+    const run: RunningTask = { attempt, abort, done: Promise.resolve() };
+    this.running.set(taskId, run);
+    run.done = this.execute(taskId, attempt, task, run);
+    this.updateStatus();
+  }
+
+  private async execute(taskId: number, attempt: number, task: TaskSpec, run: RunningTask): Promise<void> {
+    const workDir = join(this.opts.dataDir, 'work', `${taskId}-${attempt}`);
+    const started = Date.now();
+    this.opts.log.info({ taskId, attempt, specialty: task.specialty }, 'task started');
+    this.send({ type: 'task.started', taskId, attempt });
+    let result: Awaited<ReturnType<Executor['run']>>;
+    try {
+      mkdirSync(workDir, { recursive: true });
+      result = await this.opts.executor.run({ taskId, attempt, task, workDir }, {
+        signal: run.abort.signal,
+        progress: (text) => this.send({ type: 'task.progress', taskId, attempt, text }),
+      });
+    } catch (err) {
+      result = { outcome: 'failed', retryable: true, exitCode: null, summary: `executor error: ${(err as Error).message}` };
+    }
+    if (this.running.get(taskId) === run) this.running.delete(taskId);
+    if (result.outcome !== 'failed') rmSync(workDir, { recursive: true, force: true });
+    const durationMs = Date.now() - started;
+    this.opts.log.info({ taskId, attempt, outcome: run.handBack ? 'handed back' : result.outcome, durationMs }, 'task ended');
+    if (run.handBack) this.report({ type: 'task.released', taskId, attempt, reason: run.handBack });
+    else this.report({ type: 'task.result', taskId, attempt, ...result, durationMs });
+    this.updateStatus();
+  }
+
+  /** Stops a task this agent no longer holds and drops anything it still had to report about it. */
+  private forget(ref: TaskRef, reason: string): void {
+    const run = this.running.get(ref.taskId);
+    if (run?.attempt === ref.attempt) {
+      this.opts.log.info({ taskId: ref.taskId, attempt: ref.attempt, reason }, 'cancelling task');
+      run.abort.abort();
+    }
+    if (this.unacked.get(ref.taskId)?.attempt === ref.attempt) this.unacked.delete(ref.taskId);
+  }
+
+  private report(message: Report): void {
+    this.unacked.set(message.taskId, message);
+    this.send(message);
+  }
+
+  /** What the hello lists: tasks still running and results not yet acknowledged. */
+  private heldTasks(): TaskRef[] {
+    const refs = new Map<number, number>();
+    for (const [taskId, r] of this.unacked) refs.set(taskId, r.attempt);
+    for (const [taskId, r] of this.running) refs.set(taskId, r.attempt);
+    return [...refs].map(([taskId, attempt]) => ({ taskId, attempt }));
+  }
+
+  private send(message: AgentMessage): void {
+    const ws = this.socket;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (message.type !== 'hello' && !this.welcomed) return;
+    ws.send(JSON.stringify(message));
+  }
+
+  private updateStatus(): void {
+    this.opts.onStatus?.(this.status());
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,28 @@
+/** What runs a task on an agent. The agent owns the protocol; an executor only does the work. */
+import type { TaskSpec } from '../shared/protocol.js';
+
+export interface Execution {
+  taskId: number;
+  attempt: number;
+  task: TaskSpec;
+  /** A directory of this attempt's own. */
+  workDir: string;
+}
+
+export interface ExecutionHooks {
+  /** Aborted on cancel, drain timeout or shutdown; the executor must stop its work promptly. */
+  signal: AbortSignal;
+  progress(text: string): void;
+}
+
+export interface ExecutionOutcome {
+  outcome: 'succeeded' | 'failed' | 'cancelled';
+  /** Whether a failure may be retried by another attempt. */
+  retryable: boolean;
+  summary: string;
+  exitCode: number | null;
+}
+
+export interface Executor {
+  run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome>;
+}

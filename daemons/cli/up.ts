@@ -1,0 +1,45 @@
+/** `ccc up`: the five nodes of cluster.yml as local processes, until Ctrl-C. */
+import { join } from 'node:path';
+import { defaultConfigFile, type Env } from '../shared/config.js';
+import { packageRoot } from '../shared/package-root.js';
+import { startLocalCluster } from './local-cluster.js';
+
+export interface UpOptions {
+  port: number;
+  env: Env;
+}
+
+export async function runUp({ port, env }: UpOptions): Promise<void> {
+  const configFile = env.CCC_CONFIG || defaultConfigFile;
+  const dataDir = env.CCC_DATA_DIR || join(packageRoot, '.ccc', 'up');
+  const say = (line: string) => process.stdout.write(`ccc up: ${line}\n`);
+  const started = Date.now();
+  const cluster = await startLocalCluster({
+    configFile, dataDir, port,
+    env: { CCC_LOG_LEVEL: env.CCC_LOG_LEVEL },
+    onProgress: say,
+  });
+  say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: coordinator and ${cluster.nodes.length - 1} agents`);
+  process.stdout.write(`
+  API          ${cluster.url}/api/v1
+  admin token  CCC_ADMIN_TOKEN in ${cluster.secretsFile}
+  logs         ${join(dataDir, 'logs')}/
+
+  Try:
+    set -a; . ${cluster.secretsFile}; set +a
+    curl -s -H "Authorization: Bearer $CCC_ADMIN_TOKEN" ${cluster.url}/api/v1/agents
+    curl -s -H "Authorization: Bearer $CCC_ADMIN_TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"title":"Add a health endpoint to the API","labels":["ccc:backend"]}' ${cluster.url}/api/v1/tasks
+
+  Ctrl-C stops every node; state is kept in ${dataDir} for the next ccc up.
+`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      say('stopping: agents drain first, then the coordinator');
+      cluster.stop().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  say('stopped');
+}

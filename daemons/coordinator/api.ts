@@ -1,0 +1,113 @@
+/** The JSON API under /api/v1 (admin bearer token): agents, tasks, drain/resume, cancel/retry. */
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { z } from 'zod';
+import { bearerToken, tokenMatches } from '../shared/auth.js';
+import type { Logger } from '../shared/log.js';
+import type { AgentRegistry } from './agent-registry.js';
+import { chooseSpecialty } from './classifier.js';
+import { HttpError } from './http-error.js';
+import type { Scheduler } from './scheduler.js';
+import { TASK_STATES } from './task-model.js';
+import type { TaskStore } from './task-store.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const newTaskSchema = z.strictObject({
+  title: z.string().trim().min(1, 'is required').max(500),
+  body: z.string().max(65_536).default(''),
+  labels: z.array(z.string().min(1).max(100)).max(50).default([]),
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must look like owner/name').nullable().default(null),
+  specialty: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase specialty such as backend').optional(),
+});
+const listQuerySchema = z.object({
+  state: z.enum(TASK_STATES).optional(),
+  agent: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).optional(),
+});
+const taskIdSchema = z.coerce.number().int().positive();
+
+export interface ApiDeps {
+  store: TaskStore;
+  registry: AgentRegistry;
+  scheduler: Scheduler;
+  adminToken: string;
+  keywords: Readonly<Record<string, readonly string[]>> | undefined;
+  log: Logger;
+}
+
+export function apiRouter(deps: ApiDeps): Router {
+  const { store, registry, scheduler, log } = deps;
+  const router = express.Router();
+  router.use(requireToken(deps.adminToken));
+  router.use(express.json({ limit: MAX_BODY_BYTES }));
+
+  router.get('/agents', (_req, res) => {
+    res.json({ agents: registry.list(store.activeCounts()) });
+  });
+
+  for (const action of ['drain', 'resume'] as const) {
+    router.post(`/agents/:id/${action}`, (req, res) => {
+      const id = String(req.params.id);
+      registry.setAdminDraining(id, action === 'drain');
+      log.info({ agentId: id }, action === 'drain' ? 'agent drained by operator' : 'agent resumed by operator');
+      if (action === 'resume') scheduler.schedule();
+      res.json({ agent: registry.list(store.activeCounts()).find((a) => a.id === id) });
+    });
+  }
+
+  router.post('/tasks', (req, res) => {
+    const parsed = newTaskSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
+    const spec = parsed.data;
+    const choice = chooseSpecialty(spec, deps.keywords);
+    const task = store.create({ ...spec, specialty: choice.specialty, specialtyReason: choice.reason });
+    log.info({ taskId: task.id, specialty: task.specialty }, 'task accepted');
+    scheduler.schedule();
+    res.status(201).json({ task });
+  });
+
+  router.get('/tasks', (req, res) => {
+    const parsed = listQuerySchema.safeParse(req.query);
+    if (!parsed.success) throw HttpError.fromZod(parsed.error, 'query');
+    res.json({ tasks: store.list(parsed.data) });
+  });
+
+  router.get('/tasks/:id', (req, res) => {
+    const id = taskId(req);
+    const task = store.get(id);
+    if (!task) throw new HttpError(404, 'not_found', `task ${id} does not exist`);
+    res.json({ task: { ...task, events: store.events(id) } });
+  });
+
+  router.post('/tasks/:id/cancel', (req, res) => {
+    const { task, revoked } = store.cancel(taskId(req), 'operator');
+    if (revoked) deps.scheduler.revoke(revoked, 'cancelled by operator');
+    res.json({ task });
+  });
+
+  router.post('/tasks/:id/retry', (req, res) => {
+    const task = store.retry(taskId(req), 'operator');
+    scheduler.schedule();
+    res.json({ task });
+  });
+
+  router.use((req) => {
+    throw new HttpError(404, 'not_found', `no API route ${req.method} ${req.originalUrl}`);
+  });
+  return router;
+}
+
+function taskId(req: Request): number {
+  const parsed = taskIdSchema.safeParse(req.params.id);
+  if (!parsed.success) throw new HttpError(400, 'invalid_request', `task id must be a positive whole number (got "${String(req.params.id)}")`, [{ path: 'id', message: 'expected a positive whole number' }]);
+  return parsed.data;
+}
+
+function requireToken(expected: string): RequestHandler {
+  return (req, _res, next) => {
+    if (!tokenMatches(bearerToken(req.headers.authorization), expected)) {
+      throw new HttpError(401, 'unauthorized', 'missing or wrong admin token: send "Authorization: Bearer <CCC_ADMIN_TOKEN>"');
+    }
+    next();
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * The WebSocket hub agents connect to: refuses a bad token at the HTTP
+ * upgrade (401, before any WebSocket exists), validates every frame against
+ * the protocol schema, and turns agent messages into task-store changes.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
+import { bearerToken, tokenMatches } from '../shared/auth.js';
+import type { Logger } from '../shared/log.js';
+import {
+  AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, agentMessageSchema, decode,
+  type AgentMessage, type CoordinatorMessage, type Hello,
+} from '../shared/protocol.js';
+import type { AgentRegistry } from './agent-registry.js';
+import type { Scheduler } from './scheduler.js';
+import type { TaskStore } from './task-store.js';
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+export interface HubOptions {
+  agentToken: string;
+  heartbeatMs: number;
+  leaseMs: number;
+  log: Logger;
+}
+
+export interface HubCounters {
+  connections: number;
+  badFrames: number;
+  staleMessages: number;
+}
+
+export class AgentHub {
+  readonly counters: HubCounters = { connections: 0, badFrames: 0, staleMessages: 0 };
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  scheduler!: Scheduler;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly registry: AgentRegistry,
+    private readonly opts: HubOptions,
+  ) {
+    this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, req));
+  }
+
+  /** For the HTTP server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== AGENT_PATH) return refuse(socket, 404, 'not_found', `no WebSocket endpoint at ${path}; agents connect to ${AGENT_PATH}`);
+    if (!tokenMatches(bearerToken(req.headers.authorization), this.opts.agentToken)) {
+      this.opts.log.warn({ remote: req.socket.remoteAddress }, 'agent connection refused: missing or wrong agent token');
+      return refuse(socket, 401, 'unauthorized', 'missing or wrong agent token: set CCC_AGENT_TOKEN to the coordinator\'s agent token');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  send(agentId: string, message: CoordinatorMessage): boolean {
+    const conn = this.registry.connected.get(agentId);
+    return conn ? sendTo(conn.socket, message) : false;
+  }
+
+  close(): void {
+    for (const ws of this.wss.clients) ws.close(1001, 'coordinator shutting down');
+    this.wss.close();
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    this.counters.connections++;
+    const address = req.socket.remoteAddress ?? null;
+    let agentId: string | undefined;
+    const helloTimer = setTimeout(() => ws.close(4001, 'no hello received in time'), HELLO_TIMEOUT_MS);
+    ws.on('message', (data, isBinary) => {
+      const decoded = isBinary ? { ok: false as const, error: 'binary frames are not part of the protocol' } : decode(agentMessageSchema, data);
+      if (!decoded.ok) {
+        this.counters.badFrames++;
+        this.opts.log.warn({ agentId, remote: address, error: decoded.error }, 'bad frame from agent');
+        sendTo(ws, { type: 'error', code: 'bad_message', message: decoded.error });
+        return;
+      }
+      try {
+        if (agentId) {
+          this.onMessage(agentId, decoded.message);
+        } else if (decoded.message.type === 'hello') {
+          agentId = this.onHello(ws, decoded.message, address);
+          if (agentId) clearTimeout(helloTimer);
+        } else {
+          this.counters.badFrames++;
+          sendTo(ws, { type: 'error', code: 'hello_required', message: 'send hello first' });
+        }
+      } catch (err) {
+        this.opts.log.error({ err, agentId, type: decoded.message.type }, 'failed to handle agent message');
+        sendTo(ws, { type: 'error', code: 'internal', message: 'the coordinator could not handle that message; it is logged' });
+      }
+    });
+    ws.on('error', (err) => this.opts.log.warn({ err: err.message, agentId }, 'agent connection error'));
+    ws.on('close', (code) => {
+      clearTimeout(helloTimer);
+      if (agentId && this.registry.disconnect(agentId, ws)) {
+        this.opts.log.info({ agentId, code }, 'agent disconnected');
+        this.scheduler.schedule();
+      }
+    });
+  }
+
+  /** Registers the agent and reconciles what it says it runs with what the store says it holds. */
+  private onHello(ws: WebSocket, hello: Hello, address: string | null): string | undefined {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      sendTo(ws, { type: 'error', code: 'protocol_version', message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${hello.protocol}: run the same ccc version on both` });
+      ws.close(4002, 'protocol version mismatch');
+      return undefined;
+    }
+    const previous = this.registry.register(hello, address, ws);
+    if (previous) previous.socket.terminate();
+    const reported = new Map(hello.tasks.map((t) => [t.taskId, t.attempt]));
+    const held = this.store.activeOf(hello.agentId);
+    const cancel = hello.tasks.filter((t) => !held.some((row) => row.id === t.taskId && row.attempt === t.attempt));
+    for (const row of held) {
+      if (reported.get(row.id) !== row.attempt) this.store.lost(row, `${hello.agentId} reconnected without it`);
+    }
+    this.store.renewLeases(hello.agentId, this.opts.leaseMs);
+    sendTo(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.opts.heartbeatMs, leaseMs: this.opts.leaseMs, cancel });
+    this.opts.log.info({ agentId: hello.agentId, address, hostname: hello.hostname, kept: hello.tasks.length - cancel.length, cancelled: cancel.length }, 'agent registered');
+    this.scheduler.schedule();
+    return hello.agentId;
+  }
+
+  private onMessage(agentId: string, msg: AgentMessage): void {
+    this.registry.seen(agentId);
+    switch (msg.type) {
+      case 'heartbeat':
+        this.store.renewLeases(agentId, this.opts.leaseMs);
+        return;
+      case 'draining': {
+        const conn = this.registry.connected.get(agentId);
+        if (conn) conn.selfDraining = true;
+        this.opts.log.info({ agentId }, 'agent is draining');
+        return;
+      }
+      case 'task.started':
+        if (!this.store.started(msg, agentId) && !this.store.fenced(msg, agentId)) {
+          this.stale(agentId, msg);
+          this.send(agentId, { type: 'task.cancel', taskId: msg.taskId, attempt: msg.attempt, reason: 'this attempt is no longer yours' });
+        }
+        return;
+      case 'task.progress':
+        if (!this.store.progress(msg, agentId, msg.text)) this.stale(agentId, msg);
+        return;
+      case 'task.result': {
+        const task = this.store.finish(msg, agentId, {
+          outcome: msg.outcome, summary: msg.summary, retryable: msg.retryable, exitCode: msg.exitCode, durationMs: msg.durationMs,
+        });
+        if (task) this.opts.log.info({ taskId: task.id, agentId, attempt: msg.attempt, state: task.state }, 'task result');
+        else this.stale(agentId, msg);
+        this.afterRelease(agentId, msg.taskId, msg.attempt);
+        return;
+      }
+      case 'task.released':
+        if (!this.store.released(msg, agentId, msg.reason)) this.stale(agentId, msg);
+        this.afterRelease(agentId, msg.taskId, msg.attempt);
+        return;
+      case 'error':
+        this.opts.log.warn({ agentId, code: msg.code, message: msg.message }, 'agent reported an error');
+        return;
+      case 'hello':
+        this.counters.badFrames++;
+        this.send(agentId, { type: 'error', code: 'already_registered', message: 'hello was already received on this connection' });
+        return;
+    }
+  }
+
+  /** Acknowledges a result or hand-back, and lets the freed capacity take new work. */
+  private afterRelease(agentId: string, taskId: number, attempt: number): void {
+    this.send(agentId, { type: 'task.ack', taskId, attempt });
+    const conn = this.registry.connected.get(agentId);
+    if (conn && this.store.activeOf(agentId).length === 0) conn.idleSince = Date.now();
+    this.scheduler.schedule();
+  }
+
+  private stale(agentId: string, msg: { type: string; taskId: number; attempt: number }): void {
+    this.counters.staleMessages++;
+    this.opts.log.info({ agentId, taskId: msg.taskId, attempt: msg.attempt, type: msg.type }, 'ignored a message about a stale attempt');
+  }
+}
+
+function sendTo(ws: WebSocket, message: CoordinatorMessage): boolean {
+  if (ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(JSON.stringify(message));
+  return true;
+}
+
+function refuse(socket: Duplex, status: 401 | 404, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 401 ? 'Unauthorized' : 'Not Found';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

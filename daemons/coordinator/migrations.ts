@@ -1,0 +1,49 @@
+/** Schema migrations, in order; entry N brings the schema from version N to N+1. Never edit a shipped one. */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE tasks (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    state            TEXT    NOT NULL CHECK (state IN ('queued','assigned','running','succeeded','failed','cancelled')),
+    title            TEXT    NOT NULL,
+    body             TEXT    NOT NULL,
+    labels           TEXT    NOT NULL,          -- JSON array of strings
+    repo             TEXT,
+    specialty        TEXT    NOT NULL,
+    specialty_reason TEXT    NOT NULL,
+    route_reason     TEXT    NOT NULL,
+    agent_id         TEXT,
+    attempt          INTEGER NOT NULL DEFAULT 0, -- the fencing token of the current assignment
+    max_attempts     INTEGER NOT NULL,
+    lease_expires_at INTEGER,                   -- ms since epoch, while assigned/running
+    not_before       INTEGER NOT NULL DEFAULT 0, -- retry backoff: not dispatched before (ms)
+    result           TEXT,                      -- JSON, once finished
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_by_state ON tasks (state, not_before, id);
+  CREATE INDEX tasks_by_agent ON tasks (agent_id, state);
+
+  CREATE TABLE task_events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id  INTEGER NOT NULL REFERENCES tasks (id),
+    at       INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    attempt  INTEGER NOT NULL,
+    agent_id TEXT,
+    message  TEXT    NOT NULL
+  );
+  CREATE INDEX task_events_by_task ON task_events (task_id, id);
+
+  CREATE TABLE agents (
+    id             TEXT PRIMARY KEY,
+    hostname       TEXT    NOT NULL,
+    address        TEXT,
+    version        TEXT    NOT NULL,
+    specialties    TEXT    NOT NULL,           -- JSON array
+    capacity       INTEGER NOT NULL,
+    admin_draining INTEGER NOT NULL DEFAULT 0, -- set by POST /agents/:id/drain, kept across restarts
+    first_seen_at  INTEGER NOT NULL,
+    last_seen_at   INTEGER NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,46 @@
+/**
+ * Picks the agent for a task: online, not draining, with free capacity and
+ * the task's specialty (`general` fits any); least loaded first, then the one
+ * idle longest. After `fallbackAfterMs` of waiting, any eligible agent will do.
+ */
+import { GENERAL } from './classifier.js';
+
+export interface Candidate {
+  id: string;
+  specialties: readonly string[];
+  capacity: number;
+  running: number;
+  /** ms since epoch when the agent last had nothing to do (or connected). */
+  idleSince: number;
+}
+
+export interface RouteTask {
+  specialty: string;
+  /** ms since epoch when the task was queued. */
+  queuedAt: number;
+}
+
+export interface Route {
+  agentId: string;
+  reason: string;
+}
+
+export function pickAgent(task: RouteTask, candidates: readonly Candidate[], now: number, fallbackAfterMs: number): Route | undefined {
+  const free = candidates.filter((c) => c.running < c.capacity);
+  const fits = task.specialty === GENERAL ? free : free.filter((c) => c.specialties.includes(task.specialty));
+  if (fits.length > 0) {
+    const best = leastLoaded(fits);
+    const what = task.specialty === GENERAL ? 'any agent fits general' : `has ${task.specialty}`;
+    return { agentId: best.id, reason: `${best.id} ${what}; least loaded of ${fits.length} eligible (${best.running}/${best.capacity} running)` };
+  }
+  const waited = now - task.queuedAt;
+  if (fallbackAfterMs > 0 && waited >= fallbackAfterMs && free.length > 0) {
+    const best = leastLoaded(free);
+    return { agentId: best.id, reason: `no free agent has ${task.specialty} after ${Math.round(waited / 1000)} s; fallback to ${best.id}, least loaded of ${free.length} (${best.running}/${best.capacity} running)` };
+  }
+  return undefined;
+}
+
+function leastLoaded(list: readonly Candidate[]): Candidate {
+  return [...list].sort((a, b) => a.running - b.running || a.idleSince - b.idleSince || a.id.localeCompare(b.id))[0]!;
+}

@@ -1,0 +1,121 @@
+/**
+ * Moves work: assigns queued tasks to agents (coalesced, one transaction per
+ * round, messages sent only after the commit), and sweeps expired leases and
+ * silent agents on a timer.
+ */
+import type { Logger } from '../shared/log.js';
+import type { CoordinatorMessage } from '../shared/protocol.js';
+import type { AgentRegistry } from './agent-registry.js';
+import type { TaskStore } from './task-store.js';
+import { pickAgent } from './router.js';
+
+export interface SchedulerOptions {
+  leaseMs: number;
+  fallbackAfterMs: number;
+  log: Logger;
+  /** Delivers a message to a connected agent; false if it is not connected. */
+  send: (agentId: string, message: CoordinatorMessage) => boolean;
+  now?: () => number;
+}
+
+const DISPATCH_BATCH = 500;
+
+export class Scheduler {
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly registry: AgentRegistry,
+    private readonly opts: SchedulerOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    const every = Math.min(1000, Math.max(50, this.opts.leaseMs / 4));
+    this.timer = setInterval(() => this.tick(), every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Asks for a dispatch round soon; many calls in one turn of the event loop make one round. */
+  schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      this.guard('dispatch', () => this.dispatch());
+    });
+  }
+
+  /** One dispatch round; returns how many tasks were assigned. */
+  dispatch(): number {
+    const ready = this.store.dispatchable(DISPATCH_BATCH);
+    if (ready.length === 0) return 0;
+    const candidates = this.registry.candidates(this.store.activeCounts());
+    if (candidates.length === 0) return 0;
+    const now = this.now();
+    const outbox: Array<{ agentId: string; message: CoordinatorMessage }> = [];
+    this.store.inTransaction(() => {
+      for (const row of ready) {
+        const route = pickAgent({ specialty: row.specialty, queuedAt: Math.max(row.updated_at, row.not_before) }, candidates, now, this.opts.fallbackAfterMs);
+        if (!route) continue;
+        const attempt = this.store.assign(row.id, route.agentId, `${row.specialty_reason}; ${route.reason}`, this.opts.leaseMs);
+        candidates.find((c) => c.id === route.agentId)!.running++;
+        outbox.push({
+          agentId: route.agentId,
+          message: {
+            type: 'task.assign', taskId: row.id, attempt,
+            task: { title: row.title, body: row.body, labels: JSON.parse(row.labels) as string[], repo: row.repo, specialty: row.specialty },
+          },
+        });
+      }
+    });
+    for (const { agentId, message } of outbox) {
+      this.opts.send(agentId, message);
+      this.opts.log.info({ taskId: message.type === 'task.assign' ? message.taskId : undefined, agentId }, 'task assigned');
+    }
+    return outbox.length;
+  }
+
+  /** Tells the agent holding a task that its attempt is over, and frees its capacity. */
+  revoke(revoked: { agentId: string; taskId: number; attempt: number }, reason: string): void {
+    this.opts.send(revoked.agentId, { type: 'task.cancel', taskId: revoked.taskId, attempt: revoked.attempt, reason });
+    this.schedule();
+  }
+
+  /** Requeues tasks whose lease ran out and closes agents silent past the lease. */
+  sweep(): void {
+    const now = this.now();
+    for (const row of this.store.expiredLeases()) {
+      const task = this.store.lost(row, `lease expired: ${row.agent_id} sent no heartbeat for ${this.opts.leaseMs / 1000} s`);
+      this.opts.log.warn({ taskId: row.id, agentId: row.agent_id, attempt: row.attempt, state: task.state }, 'lease expired');
+      if (row.agent_id) this.revoke({ agentId: row.agent_id, taskId: row.id, attempt: row.attempt }, 'lease expired');
+    }
+    for (const conn of [...this.registry.connected.values()]) {
+      if (now - conn.lastSeenAt > this.opts.leaseMs) {
+        this.opts.log.warn({ agentId: conn.id, silentMs: now - conn.lastSeenAt }, 'agent silent past its lease; closing its connection');
+        this.registry.disconnect(conn.id, conn.socket);
+        conn.socket.terminate();
+      }
+    }
+  }
+
+  private tick(): void {
+    this.guard('lease sweep', () => this.sweep());
+    this.schedule();
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.log.error({ err }, `${what} failed`);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/** Starts the coordinator: SQLite, scheduler, WebSocket hub and HTTP API on one port. */
+import express from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Settings } from '../shared/config.js';
+import { requireSecret } from '../shared/config.js';
+import { CccError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { AgentRegistry } from './agent-registry.js';
+import { apiRouter } from './api.js';
+import { openDb } from './db.js';
+import { errorHandler, HttpError } from './http-error.js';
+import { AgentHub } from './hub.js';
+import { Scheduler } from './scheduler.js';
+import { TaskStore } from './task-store.js';
+
+export interface RunningCoordinator {
+  /** http://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
+  url: string;
+  server: Server;
+  store: TaskStore;
+  hub: AgentHub;
+  scheduler: Scheduler;
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(settings: Settings, log: Logger): Promise<RunningCoordinator> {
+  const adminToken = requireSecret(settings, 'adminToken', 'CCC_ADMIN_TOKEN');
+  const agentToken = requireSecret(settings, 'agentToken', 'CCC_AGENT_TOKEN');
+  const { tasks, routing } = settings.cluster;
+  const leaseMs = tasks.leaseSeconds * 1000;
+  const heartbeatMs = tasks.heartbeatSeconds * 1000;
+
+  const dbFile = join(settings.dataDir, 'coordinator.sqlite');
+  const db = openDb(dbFile);
+  const store = new TaskStore(db, { maxAttempts: tasks.maxAttempts, retryBackoffMs: tasks.retryBackoffSeconds * 1000 });
+  // Whoever held a task before a restart gets a whole lease to reconnect and claim it.
+  store.renewAllLeases(leaseMs);
+  const registry = new AgentRegistry(db);
+  const hub = new AgentHub(store, registry, { agentToken, heartbeatMs, leaseMs, log });
+  const scheduler = new Scheduler(store, registry, {
+    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m),
+  });
+  hub.scheduler = scheduler;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  app.get('/readyz', (_req, res) => {
+    db.prepare('SELECT 1').get();
+    res.json({ ok: true, agents: registry.connected.size });
+  });
+  app.use('/api/v1', apiRouter({ store, registry, scheduler, adminToken, keywords: routing.keywords, log }));
+  app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
+  app.use(errorHandler(log));
+
+  const server = createServer(app);
+  server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.listen.port, settings.listen.host, () => resolve());
+  }).catch((err: NodeJS.ErrnoException) => {
+    db.close();
+    throw new CccError(`cannot listen on ${settings.listen.host}:${settings.listen.port}: ${err.code ?? err.message}; set CCC_LISTEN to a free host:port`, 'listen');
+  });
+  scheduler.start();
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length }, 'coordinator listening');
+
+  return {
+    url, server, store, hub, scheduler,
+    async close() {
+      scheduler.stop();
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/** Task states, the legal moves between them, and the task as the API shows it. */
+import { CccError } from '../shared/errors.js';
+
+export const TASK_STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export const ACTIVE_STATES: readonly TaskState[] = ['assigned', 'running'];
+
+/** Every legal transition; anything else is refused (HTTP 409). */
+const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
+  queued: ['assigned', 'cancelled'],
+  assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled'],
+  running: ['queued', 'succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: ['queued'],
+  cancelled: ['queued'],
+};
+
+export function canTransition(from: TaskState, to: TaskState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export class IllegalTransition extends CccError {
+  constructor(taskId: number, from: TaskState, to: TaskState) {
+    const allowed = TRANSITIONS[from];
+    super(
+      `task ${taskId} is ${from}; it cannot become ${to}` +
+        (allowed.length ? ` (from ${from} it may become ${allowed.join(', ')})` : ` (${from} is final)`),
+      'illegal_transition',
+    );
+  }
+}
+
+export interface TaskResult {
+  outcome: 'succeeded' | 'failed' | 'cancelled';
+  summary: string;
+  retryable: boolean;
+  exitCode: number | null;
+  durationMs: number;
+}
+
+export interface Task {
+  id: number;
+  state: TaskState;
+  title: string;
+  body: string;
+  labels: string[];
+  repo: string | null;
+  specialty: string;
+  routeReason: string;
+  agentId: string | null;
+  attempt: number;
+  maxAttempts: number;
+  createdAt: string;
+  updatedAt: string;
+  result?: TaskResult;
+}
+
+export interface TaskEvent {
+  id: number;
+  at: string;
+  kind: string;
+  attempt: number;
+  agentId: string | null;
+  message: string;
+}
+
+/** A task row as stored, before it is shaped for the API. */
+export interface TaskRow {
+  id: number;
+  state: TaskState;
+  title: string;
+  body: string;
+  labels: string;
+  repo: string | null;
+  specialty: string;
+  specialty_reason: string;
+  route_reason: string;
+  agent_id: string | null;
+  attempt: number;
+  max_attempts: number;
+  lease_expires_at: number | null;
+  not_before: number;
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toTask(row: TaskRow): Task {
+  const task: Task = {
+    id: row.id,
+    state: row.state,
+    title: row.title,
+    body: row.body,
+    labels: JSON.parse(row.labels) as string[],
+    repo: row.repo,
+    specialty: row.specialty,
+    routeReason: row.route_reason,
+    agentId: row.agent_id,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+  if (row.result) task.result = JSON.parse(row.result) as TaskResult;
+  return task;
+}

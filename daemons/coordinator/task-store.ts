@@ -1,0 +1,271 @@
+/**
+ * The durable task store: every state change is one SQLite transaction that
+ * also appends to the task's event history. Messages from agents pass the
+ * fencing check (same agent, same attempt, task still active) or are ignored.
+ */
+import type { Db } from './db.js';
+import { CccError } from '../shared/errors.js';
+import type { TaskRef } from '../shared/protocol.js';
+import {
+  ACTIVE_STATES, IllegalTransition, canTransition, toTask,
+  type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
+} from './task-model.js';
+
+export interface NewTask {
+  title: string;
+  body: string;
+  labels: string[];
+  repo: string | null;
+  specialty: string;
+  specialtyReason: string;
+}
+
+export interface StorePolicy {
+  maxAttempts: number;
+  retryBackoffMs: number;
+}
+
+/** The agent to tell when a task it runs is taken from it. */
+export type Revoked = { agentId: string; taskId: number; attempt: number } | null;
+
+export class TaskStore {
+  private readonly stmt;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: StorePolicy,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.stmt = {
+      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at)
+                          VALUES ('queued', @title, @body, @labels, @repo, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now)`),
+      get: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      event: db.prepare('INSERT INTO task_events (task_id, at, kind, attempt, agent_id, message) VALUES (?, ?, ?, ?, ?, ?)'),
+      events: db.prepare<[number], { id: number; at: number; kind: string; attempt: number; agent_id: string | null; message: string }>(
+        'SELECT id, at, kind, attempt, agent_id, message FROM task_events WHERE task_id = ? ORDER BY id'),
+      dispatchable: db.prepare<[number, number], TaskRow>(
+        "SELECT * FROM tasks WHERE state = 'queued' AND not_before <= ? ORDER BY id LIMIT ?"),
+      activeByAgent: db.prepare<[], { agent_id: string; n: number }>(
+        "SELECT agent_id, count(*) AS n FROM tasks WHERE state IN ('assigned','running') GROUP BY agent_id"),
+      activeOfAgent: db.prepare<[string], TaskRow>(
+        "SELECT * FROM tasks WHERE agent_id = ? AND state IN ('assigned','running')"),
+      expired: db.prepare<[number], TaskRow>(
+        "SELECT * FROM tasks WHERE state IN ('assigned','running') AND lease_expires_at < ?"),
+      renew: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE agent_id = ? AND state IN ('assigned','running')"),
+      renewAll: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE state IN ('assigned','running')"),
+    };
+  }
+
+  /** Runs `fn` in one transaction (nested calls become savepoints). */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  create(spec: NewTask): Task {
+    return this.db.transaction(() => {
+      const now = this.now();
+      const { lastInsertRowid } = this.stmt.insert.run({
+        ...spec,
+        labels: JSON.stringify(spec.labels),
+        routeReason: `${spec.specialtyReason}; waiting for an agent`,
+        maxAttempts: this.policy.maxAttempts,
+        now,
+      });
+      const id = Number(lastInsertRowid);
+      this.addEvent(id, 'created', 0, null, `accepted: ${spec.specialtyReason}`);
+      return toTask(this.row(id)!);
+    })();
+  }
+
+  get(id: number): Task | undefined {
+    const row = this.row(id);
+    return row && toTask(row);
+  }
+
+  events(id: number): TaskEvent[] {
+    return this.stmt.events.all(id).map((e) => ({
+      id: e.id, at: new Date(e.at).toISOString(), kind: e.kind, attempt: e.attempt, agentId: e.agent_id, message: e.message,
+    }));
+  }
+
+  list(filter: { state?: TaskState; agent?: string; limit?: number }): Task[] {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (filter.state) { where.push('state = ?'); args.push(filter.state); }
+    if (filter.agent) { where.push('agent_id = ?'); args.push(filter.agent); }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return this.db.prepare<Array<string | number>, TaskRow>(sql).all(...args, filter.limit ?? 500).map(toTask);
+  }
+
+  /** Queued tasks whose backoff has passed, oldest first. */
+  dispatchable(limit: number): TaskRow[] {
+    return this.stmt.dispatchable.all(this.now(), limit);
+  }
+
+  /** How many tasks each agent holds (assigned or running). */
+  activeCounts(): Map<string, number> {
+    return new Map(this.stmt.activeByAgent.all().map((r) => [r.agent_id, r.n]));
+  }
+
+  activeOf(agentId: string): TaskRow[] {
+    return this.stmt.activeOfAgent.all(agentId);
+  }
+
+  /** queued → assigned to `agentId` under a new attempt number; returns that attempt. */
+  assign(id: number, agentId: string, routeReason: string, leaseMs: number): number {
+    return this.db.transaction(() => {
+      const row = this.mustMove(id, 'assigned');
+      const attempt = row.attempt + 1;
+      const now = this.now();
+      this.db.prepare(`UPDATE tasks SET state = 'assigned', agent_id = ?, attempt = ?, route_reason = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`)
+        .run(agentId, attempt, routeReason, now + leaseMs, now, id);
+      this.addEvent(id, 'assigned', attempt, agentId, routeReason);
+      return attempt;
+    })();
+  }
+
+  /**
+   * The row the message is about, if `agentId` still holds that attempt of an
+   * active task; otherwise undefined, and the caller ignores the message.
+   */
+  fenced(ref: TaskRef, agentId: string): TaskRow | undefined {
+    const row = this.row(ref.taskId);
+    if (!row || row.agent_id !== agentId || row.attempt !== ref.attempt || !ACTIVE_STATES.includes(row.state)) return undefined;
+    return row;
+  }
+
+  started(ref: TaskRef, agentId: string): boolean {
+    return this.db.transaction(() => {
+      const row = this.fenced(ref, agentId);
+      if (!row || row.state !== 'assigned') return false;
+      this.update(row.id, { state: 'running' });
+      this.addEvent(row.id, 'started', ref.attempt, agentId, `running on ${agentId}`);
+      return true;
+    })();
+  }
+
+  progress(ref: TaskRef, agentId: string, text: string): boolean {
+    const row = this.fenced(ref, agentId);
+    if (!row) return false;
+    this.addEvent(row.id, 'progress', ref.attempt, agentId, text);
+    return true;
+  }
+
+  /** Records an agent's result: done, failed for good, or queued again with backoff. */
+  finish(ref: TaskRef, agentId: string, result: TaskResult): Task | undefined {
+    return this.db.transaction(() => {
+      const row = this.fenced(ref, agentId);
+      if (!row) {
+        const current = this.row(ref.taskId);
+        if (current) this.addEvent(current.id, 'stale-ignored', ref.attempt, agentId, `ignored a ${result.outcome} result for attempt ${ref.attempt} (current attempt ${current.attempt}, ${current.state})`);
+        return undefined;
+      }
+      const now = this.now();
+      if (result.outcome === 'succeeded') {
+        this.update(row.id, { state: 'succeeded', lease_expires_at: null, result: JSON.stringify(result) });
+        this.addEvent(row.id, 'succeeded', ref.attempt, agentId, result.summary);
+      } else if (result.retryable && row.attempt < row.max_attempts) {
+        const delay = this.policy.retryBackoffMs * 2 ** (row.attempt - 1);
+        this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: now + delay, result: JSON.stringify(result) });
+        this.addEvent(row.id, 'retry-scheduled', ref.attempt, agentId, `attempt ${row.attempt} of ${row.max_attempts} failed (${result.summary}); retrying in ${Math.round(delay / 1000)} s`);
+      } else {
+        const why = result.retryable ? `attempt ${row.attempt} of ${row.max_attempts} failed, no attempts left` : 'not retryable';
+        this.update(row.id, { state: 'failed', lease_expires_at: null, result: JSON.stringify(result) });
+        this.addEvent(row.id, 'failed', ref.attempt, agentId, `${result.summary} (${why})`);
+      }
+      return toTask(this.row(row.id)!);
+    })();
+  }
+
+  /** The agent handed the task back unfinished (it is draining): queued again, the attempt not counted. */
+  released(ref: TaskRef, agentId: string, reason: string): boolean {
+    return this.db.transaction(() => {
+      const row = this.fenced(ref, agentId);
+      if (!row) return false;
+      this.db.prepare('UPDATE tasks SET max_attempts = max_attempts + 1 WHERE id = ?').run(row.id);
+      this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: 0 });
+      this.addEvent(row.id, 'released', ref.attempt, agentId, `handed back by ${agentId}: ${reason}`);
+      return true;
+    })();
+  }
+
+  /** The agent lost the task (lease expired, or it reconnected without it): queued again if attempts remain. */
+  lost(row: TaskRow, why: string): Task {
+    return this.db.transaction(() => {
+      const current = this.row(row.id)!;
+      if (current.attempt !== row.attempt || !ACTIVE_STATES.includes(current.state)) return toTask(current);
+      if (current.attempt < current.max_attempts) {
+        this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: 0 });
+        this.addEvent(row.id, 'requeued', row.attempt, row.agent_id, `${why}; queued again`);
+      } else {
+        const result: TaskResult = { outcome: 'failed', summary: `${why} on the last attempt`, retryable: false, exitCode: null, durationMs: 0 };
+        this.update(row.id, { state: 'failed', lease_expires_at: null, result: JSON.stringify(result) });
+        this.addEvent(row.id, 'failed', row.attempt, row.agent_id, result.summary);
+      }
+      return toTask(this.row(row.id)!);
+    })();
+  }
+
+  /** Active tasks whose lease ran out. */
+  expiredLeases(): TaskRow[] {
+    return this.stmt.expired.all(this.now());
+  }
+
+  renewLeases(agentId: string, leaseMs: number): void {
+    this.stmt.renew.run(this.now() + leaseMs, agentId);
+  }
+
+  /** After a coordinator restart every holder gets a full lease to reconnect. */
+  renewAllLeases(leaseMs: number): void {
+    this.stmt.renewAll.run(this.now() + leaseMs);
+  }
+
+  /** Operator cancel: final at once; returns whom to tell if an agent was running it. */
+  cancel(id: number, by: string): { task: Task; revoked: Revoked } {
+    return this.db.transaction(() => {
+      const row = this.mustMove(id, 'cancelled');
+      const revoked: Revoked = ACTIVE_STATES.includes(row.state) && row.agent_id ? { agentId: row.agent_id, taskId: id, attempt: row.attempt } : null;
+      this.update(id, { state: 'cancelled', lease_expires_at: null });
+      this.addEvent(id, 'cancelled', row.attempt, row.agent_id, `cancelled by ${by}`);
+      return { task: toTask(this.row(id)!), revoked };
+    })();
+  }
+
+  /** Operator retry of a failed or cancelled task: queued again with a fresh budget of attempts. */
+  retry(id: number, by: string): Task {
+    return this.db.transaction(() => {
+      const row = this.mustMove(id, 'queued');
+      this.db.prepare('UPDATE tasks SET max_attempts = attempt + ? WHERE id = ?').run(this.policy.maxAttempts, id);
+      this.update(id, { state: 'queued', agent_id: null, not_before: 0, result: null });
+      this.addEvent(id, 'retried', row.attempt, null, `retried by ${by}`);
+      return toTask(this.row(id)!);
+    })();
+  }
+
+  private row(id: number): TaskRow | undefined {
+    return this.stmt.get.get(id);
+  }
+
+  private mustMove(id: number, to: TaskState): TaskRow {
+    const row = this.row(id);
+    if (!row) throw new TaskNotFound(id);
+    if (!canTransition(row.state, to)) throw new IllegalTransition(id, row.state, to);
+    return row;
+  }
+
+  private update(id: number, fields: Partial<Pick<TaskRow, 'state' | 'agent_id' | 'lease_expires_at' | 'not_before' | 'result'>>): void {
+    const keys = Object.keys(fields) as Array<keyof typeof fields>;
+    const sets = keys.map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE tasks SET ${sets}, updated_at = @updated_at WHERE id = @id`).run({ ...fields, updated_at: this.now(), id });
+  }
+
+  private addEvent(taskId: number, kind: string, attempt: number, agentId: string | null, message: string): void {
+    this.stmt.event.run(taskId, this.now(), kind, attempt, agentId, message);
+  }
+}
+
+export class TaskNotFound extends CccError {
+  constructor(readonly taskId: number) {
+    super(`task ${taskId} does not exist; \`ccc tasks\` lists the tasks there are`, 'not_found');
+  }
+}

@@ -1,0 +1,82 @@
+/** The schema of config/cluster.yml: it validates the file and gives the TypeScript types. */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase name: a letter, then letters, digits or "-" (at most 32)');
+const specialty = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase specialty such as "backend"');
+const vm = z.strictObject({
+  cpus: z.int().min(1).default(2),
+  memoryMb: z.int().min(256).default(2048),
+});
+
+export const coordinatorNodeSchema = z.strictObject({
+  name,
+  ip: z.ipv4(),
+  port: z.int().min(1).max(65535).default(8080),
+  vm: vm.prefault({}),
+});
+
+export const agentNodeSchema = z.strictObject({
+  name,
+  ip: z.ipv4(),
+  specialties: z.array(specialty).min(1, 'expected at least one specialty'),
+  capacity: z.int().min(1).max(64).default(2),
+  vm: vm.prefault({}),
+});
+
+export const commandExecutorSchema = z.strictObject({
+  type: z.literal('command'),
+  /** argv of the program run per task; it gets the task as JSON on stdin. */
+  command: z.array(z.string().min(1)).min(1),
+  timeoutSeconds: z.number().positive().default(1800),
+});
+
+export const clusterSchema = z
+  .strictObject({
+    version: z.literal(1),
+    coordinator: coordinatorNodeSchema,
+    agents: z.array(agentNodeSchema).min(1, 'expected at least one agent'),
+    tasks: z
+      .strictObject({
+        maxAttempts: z.int().min(1).max(100).default(3),
+        retryBackoffSeconds: z.number().min(0).default(5),
+        leaseSeconds: z.number().min(0.2).max(3600).default(15),
+        heartbeatSeconds: z.number().min(0.05).max(600).default(5),
+      })
+      .prefault({}),
+    routing: z
+      .strictObject({
+        fallbackAfterSeconds: z.number().min(0).default(0),
+        keywords: z.record(specialty, z.array(z.string().min(1))).optional(),
+      })
+      .prefault({}),
+    agent: z
+      .strictObject({
+        drainTimeoutSeconds: z.number().min(0).default(60),
+        executor: commandExecutorSchema,
+      }),
+  })
+  .superRefine((cluster, ctx) => {
+    const names = new Set<string>([cluster.coordinator.name]);
+    const ips = new Set<string>([cluster.coordinator.ip]);
+    cluster.agents.forEach((agent, i) => {
+      if (names.has(agent.name)) {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: `"${agent.name}" is used twice; node names must be unique` });
+      }
+      if (ips.has(agent.ip)) {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'ip'], message: `${agent.ip} is used twice; node IPs must be unique` });
+      }
+      names.add(agent.name);
+      ips.add(agent.ip);
+    });
+    if (cluster.tasks.heartbeatSeconds >= cluster.tasks.leaseSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['tasks', 'heartbeatSeconds'], message: 'must be shorter than tasks.leaseSeconds, or every lease expires between heartbeats' });
+    }
+  });
+
+export type Cluster = z.infer<typeof clusterSchema>;
+export type AgentNode = z.infer<typeof agentNodeSchema>;
+export type CommandExecutorConfig = z.infer<typeof commandExecutorSchema>;

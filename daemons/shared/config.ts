@@ -1,0 +1,127 @@
+/**
+ * Loads config/cluster.yml and applies the CCC_* environment overrides, in one place.
+ * Nothing else reads process.env: callers pass `env`, so tests pass their own.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { CccError } from './errors.js';
+import { packageRoot } from './package-root.js';
+import { clusterSchema, type AgentNode, type Cluster } from './cluster-schema.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface Settings {
+  /** Absolute path of the cluster.yml that was read. */
+  configFile: string;
+  cluster: Cluster;
+  /** Where this process keeps its state (SQLite, workspaces). */
+  dataDir: string;
+  /** Where the coordinator listens. */
+  listen: { host: string; port: number };
+  /** How agents and the CLI reach the coordinator (http://host:port). */
+  coordinatorUrl: string;
+  agentId: string | undefined;
+  adminToken: string | undefined;
+  agentToken: string | undefined;
+  webhookSecret: string | undefined;
+  logLevel: string;
+  /** Source address for an agent's connection (ccc up binds 127.0.0.11–14). */
+  agentSourceAddress: string | undefined;
+}
+
+export const defaultConfigFile = join(packageRoot, 'config', 'cluster.yml');
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const token = z
+  .string()
+  .min(16, 'is too short: use at least 16 characters, e.g. `openssl rand -hex 32`')
+  .regex(/^[A-Za-z0-9._~+/=-]+$/, 'may hold only letters, digits and . _ ~ + / = -');
+
+/** Reads and validates a cluster.yml; every problem names the file, the key and what is expected. */
+export function readCluster(file: string): Cluster {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CccError(`${file}: cannot read the cluster config (${(err as NodeJS.ErrnoException).code ?? String(err)}). Set CCC_CONFIG to the path of cluster.yml.`, 'config');
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    throw new CccError(`${file}: not valid YAML: ${first.message.split('\n')[0]}`, 'config');
+  }
+  const parsed = clusterSchema.safeParse(doc.toJS());
+  if (!parsed.success) throw new CccError(describeIssues(file, parsed.error), 'config');
+  return parsed.data;
+}
+
+/** One line per problem: `file: key.path: what is expected`. */
+export function describeIssues(source: string, error: z.ZodError): string {
+  const lines = error.issues.map((issue) => `${source}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`);
+  return lines.join('\n');
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** Settings for one process: cluster.yml plus the CCC_* environment variables. */
+export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agent' | 'cli' = 'cli'): Settings {
+  const configFile = resolve(env.CCC_CONFIG || defaultConfigFile);
+  const cluster = readCluster(configFile);
+  const check = <T>(name: string, schema: z.ZodType<T>, value: string | undefined): T | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const r = schema.safeParse(value);
+    if (!r.success) throw new CccError(`environment: ${name} ${r.error.issues[0]!.message}`, 'config');
+    return r.data;
+  };
+  const agentId = check('CCC_AGENT_ID', z.string().refine((id) => cluster.agents.some((a) => a.name === id), {
+    message: `must name an agent of ${configFile}: one of ${cluster.agents.map((a) => a.name).join(', ')}`,
+  }), env.CCC_AGENT_ID);
+  const listen = parseListen(env.CCC_LISTEN, cluster.coordinator.port);
+  const logLevel = check('CCC_LOG_LEVEL', z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }), env.CCC_LOG_LEVEL) ?? 'info';
+  const coordinatorUrl = check('CCC_COORDINATOR_URL', z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL such as http://192.168.56.10:8080' }), env.CCC_COORDINATOR_URL)
+    ?? `http://${cluster.coordinator.ip}:${cluster.coordinator.port}`;
+  const defaultDataDir = env.STATE_DIRECTORY || join(packageRoot, '.ccc', role === 'agent' && agentId ? `agent-${agentId}` : role);
+  return {
+    configFile,
+    cluster,
+    dataDir: resolve(env.CCC_DATA_DIR || defaultDataDir),
+    listen,
+    coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''),
+    agentId,
+    adminToken: check('CCC_ADMIN_TOKEN', token, env.CCC_ADMIN_TOKEN),
+    agentToken: check('CCC_AGENT_TOKEN', token, env.CCC_AGENT_TOKEN),
+    webhookSecret: check('CCC_WEBHOOK_SECRET', token, env.CCC_WEBHOOK_SECRET),
+    logLevel,
+    agentSourceAddress: check('CCC_AGENT_SOURCE_ADDRESS', z.ipv4({ message: 'must be an IPv4 address such as 127.0.0.11' }), env.CCC_AGENT_SOURCE_ADDRESS),
+  };
+}
+
+function parseListen(value: string | undefined, defaultPort: number): { host: string; port: number } {
+  if (!value) return { host: '0.0.0.0', port: defaultPort };
+  const m = /^(?:(.*):)?(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new CccError(`environment: CCC_LISTEN must be host:port or port, such as 127.0.0.1:8080 (got "${value}")`, 'config');
+  }
+  return { host: m[1] || '0.0.0.0', port };
+}
+
+/** The agent node this process is, or a clear error saying how to choose one. */
+export function agentNode(settings: Settings): AgentNode {
+  const node = settings.cluster.agents.find((a) => a.name === settings.agentId);
+  if (!node) {
+    throw new CccError(`CCC_AGENT_ID is not set: say which agent of ${settings.configFile} this is (${settings.cluster.agents.map((a) => a.name).join(', ')})`, 'config');
+  }
+  return node;
+}
+
+/** A required secret, or an error naming the variable to set. */
+export function requireSecret(settings: Settings, key: 'adminToken' | 'agentToken', variable: string): string {
+  const value = settings[key];
+  if (!value) throw new CccError(`${variable} is not set: put it in the environment (on a provisioned node: /etc/ccc/*.env), or run \`ccc up\`, which makes one`, 'config');
+  return value;
+}

@@ -1,0 +1,42 @@
+/**
+ * pino JSON logs to stdout (journald takes them from there), with every
+ * secret removed twice over: known fields by path, and any configured secret
+ * value wherever it appears in a line (error messages, URLs, free text).
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+const REDACT_PATHS = [
+  'token', '*.token', 'secret', '*.secret', 'password', '*.password',
+  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  'req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'adminToken', 'agentToken', 'webhookSecret',
+];
+
+export interface LogOptions {
+  level: string;
+  name: string;
+  /** Values that must never appear in a log line (tokens, secrets). */
+  secrets: Array<string | undefined>;
+  destination?: DestinationStream;
+}
+
+/** Replaces every occurrence of each secret in `text`. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+export function createLogger({ level, name, secrets, destination }: LogOptions): Logger {
+  const values = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8);
+  return pino(
+    {
+      name,
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      hooks: values.length > 0 ? { streamWrite: (line) => scrubSecrets(line, values) } : {},
+    },
+    destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * The agent ⇄ coordinator WebSocket protocol, version 1: one schema per message,
+ * used by both sides to validate what arrives and to type what is sent.
+ * docs/protocol.md describes the same in prose.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+/** Where agents open their WebSocket (HTTP upgrade with `Authorization: Bearer <agent token>`). */
+export const AGENT_PATH = '/api/v1/agents/connect';
+/** Largest frame either side accepts; bigger ones close the connection (1009). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Progress text is cut to this many characters before it is sent. */
+export const MAX_PROGRESS_CHARS = 4000;
+
+const taskId = z.int().positive();
+const attempt = z.int().positive();
+const taskRef = z.strictObject({ taskId, attempt });
+const specialty = z.string().min(1).max(64);
+
+export const taskSpecSchema = z.strictObject({
+  title: z.string(),
+  body: z.string(),
+  labels: z.array(z.string()),
+  repo: z.string().nullable(),
+  specialty,
+});
+
+// ── agent → coordinator ────────────────────────────────────────────────────
+export const helloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.int(),
+  agentId: z.string().min(1).max(64),
+  hostname: z.string().max(255),
+  version: z.string().max(64),
+  specialties: z.array(specialty).min(1).max(64),
+  capacity: z.int().min(1).max(64),
+  /** Tasks this agent still runs, or has finished but not yet had acknowledged. */
+  tasks: z.array(taskRef).max(1000),
+});
+
+export const agentMessageSchema = z.discriminatedUnion('type', [
+  helloSchema,
+  z.strictObject({ type: z.literal('heartbeat') }),
+  z.strictObject({ type: z.literal('draining') }),
+  z.strictObject({ type: z.literal('task.started'), taskId, attempt }),
+  z.strictObject({ type: z.literal('task.progress'), taskId, attempt, text: z.string().max(MAX_PROGRESS_CHARS) }),
+  z.strictObject({
+    type: z.literal('task.result'),
+    taskId,
+    attempt,
+    outcome: z.enum(['succeeded', 'failed', 'cancelled']),
+    /** Whether a failure may be retried on another attempt. */
+    retryable: z.boolean(),
+    summary: z.string().max(MAX_PROGRESS_CHARS),
+    exitCode: z.int().nullable(),
+    durationMs: z.number().min(0),
+  }),
+  z.strictObject({ type: z.literal('task.released'), taskId, attempt, reason: z.string().max(500) }),
+  z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),
+]);
+
+// ── coordinator → agent ────────────────────────────────────────────────────
+export const coordinatorMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    protocol: z.int(),
+    heartbeatMs: z.int().positive(),
+    leaseMs: z.int().positive(),
+    /** Tasks named in the hello that are no longer this agent's: stop them, report nothing. */
+    cancel: z.array(taskRef),
+  }),
+  z.strictObject({ type: z.literal('task.assign'), taskId, attempt, task: taskSpecSchema }),
+  z.strictObject({ type: z.literal('task.cancel'), taskId, attempt, reason: z.string() }),
+  /** The coordinator has recorded (or deliberately ignored) this task.result / task.released. */
+  z.strictObject({ type: z.literal('task.ack'), taskId, attempt }),
+  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+
+export type TaskSpec = z.infer<typeof taskSpecSchema>;
+export type TaskRef = z.infer<typeof taskRef>;
+export type Hello = z.infer<typeof helloSchema>;
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
+export type TaskResultMessage = Extract<AgentMessage, { type: 'task.result' }>;
+
+export type Decoded<T> = { ok: true; message: T } | { ok: false; error: string };
+
+/** Parses and validates one frame; never throws. */
+export function decode<T>(schema: z.ZodType<T>, data: unknown): Decoded<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(String(data));
+  } catch {
+    return { ok: false, error: 'frame is not JSON' };
+  }
+  const r = schema.safeParse(json);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0]!;
+  return { ok: false, error: `${issue.path.join('.') || 'message'}: ${issue.message}` };
+}
