@@ -4,6 +4,7 @@
  * of its IP>) on Linux, or all on 127.0.0.1 elsewhere. Used by `ccc up` and the tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +30,10 @@ export interface Node {
   address: string;
   child: ChildProcess;
   logFile: string;
+  args: string[];
+  env: Env;
+  /** Emits 'line' for each stdout line and 'stderr' for stderr text. */
+  lines: EventEmitter;
 }
 
 export interface LocalCluster {
@@ -36,6 +41,8 @@ export interface LocalCluster {
   adminToken: string;
   secretsFile: string;
   nodes: Node[];
+  /** Starts a node again after it exited (drills, tests); the coordinator keeps its port. */
+  restart(name: string): Promise<Node>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +87,18 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       progress(`starting agent ${agent.name} from ${address} [${agent.specialties.join(', ')}]`);
     }
     await waitForAgents(url, secrets.CCC_ADMIN_TOKEN, cluster.agents.map((a) => a.name), timeoutMs, progress);
-    return { url, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, stop };
+    const restart = async (name: string) => {
+      const i = nodes.findIndex((n) => n.name === name);
+      if (i < 0) throw new CccError(`no node named ${name}`, 'usage');
+      const old = nodes[i]!;
+      if (old.child.exitCode === null && old.child.signalCode === null) throw new CccError(`${name} is still running`, 'usage');
+      const env = i === 0 ? { ...old.env, CCC_LISTEN: new URL(url).host } : old.env;
+      const node = spawnNode(name, old.address, old.args, env, logDir);
+      nodes[i] = node;
+      if (i === 0) await waitForLine(node, (l) => (l.msg === 'coordinator listening' ? true : undefined), timeoutMs);
+      return node;
+    };
+    return { url, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, restart, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -92,33 +110,50 @@ function spawnNode(name: string, address: string, args: string[], env: Env, logD
   // detached: a Ctrl-C in the terminal reaches only `ccc up`, which stops the nodes in order.
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = createWriteStream(logFile, { flags: 'a' });
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  return { name, address, child, logFile };
+  const lines = new EventEmitter();
+  // Read every line for as long as the node runs: a pipe nobody drains would stall the node.
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    out.write(`${line}\n`);
+    lines.emit('line', line);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out.write(d);
+    lines.emit('stderr', d.toString());
+  });
+  child.once('close', () => out.end());
+  return { name, address, child, logFile, args, env, lines };
 }
 
 /** Resolves with the first log line `pick` accepts; fails if the node exits first. */
 function waitForLine<T>(node: Node, pick: (line: Record<string, unknown>) => T | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: node.child.stdout! });
-    const stderr: string[] = [];
-    node.child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-    const timer = setTimeout(() => reject(new CccError(`${node.name} did not start within ${timeoutMs / 1000} s; see ${node.logFile}`, 'start')), timeoutMs);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new CccError(`${node.name} exited (code ${code}) while starting: ${stderr.join('').trim().split('\n').at(-1) ?? ''}; see ${node.logFile}`, 'start'));
-    };
-    node.child.once('exit', onExit);
-    lines.on('line', (line) => {
+    let lastError = '';
+    const onStderr = (text: string) => { lastError = text.trim().split('\n').at(-1) ?? lastError; };
+    const onLine = (line: string) => {
       let parsed: Record<string, unknown>;
       try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return; }
       const value = pick(parsed);
       if (value === undefined) return;
-      clearTimeout(timer);
-      node.child.off('exit', onExit);
-      lines.close();
+      done();
       resolve(value);
-    });
+    };
+    const onExit = (code: number | null) => {
+      done();
+      reject(new CccError(`${node.name} exited (code ${code}) while starting: ${lastError}; see ${node.logFile}`, 'start'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new CccError(`${node.name} did not start within ${timeoutMs / 1000} s; see ${node.logFile}`, 'start'));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      node.lines.off('line', onLine);
+      node.lines.off('stderr', onStderr);
+      node.child.off('exit', onExit);
+    };
+    node.lines.on('line', onLine);
+    node.lines.on('stderr', onStderr);
+    node.child.once('exit', onExit);
   });
 }
 

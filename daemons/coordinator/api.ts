@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { chooseSpecialty } from './classifier.js';
 import { HttpError } from './http-error.js';
+import { repoSchema } from '../shared/repo.js';
 import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
 import type { TaskStore } from './task-store.js';
@@ -16,7 +17,7 @@ const newTaskSchema = z.strictObject({
   title: z.string().trim().min(1, 'is required').max(500),
   body: z.string().max(65_536).default(''),
   labels: z.array(z.string().min(1).max(100)).max(50).default([]),
-  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must look like owner/name').nullable().default(null),
+  repo: repoSchema.nullable().default(null),
   specialty: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase specialty such as backend').optional(),
 });
 const listQuerySchema = z.object({

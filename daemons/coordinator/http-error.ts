@@ -15,7 +15,10 @@ export class HttpError extends Error {
   }
 
   static fromZod(error: z.ZodError, what: string): HttpError {
-    const fields = error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+    const fields = error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => ({ path: [...i.path, key].join('.'), message: 'is not a known field' }))
+        : [{ path: i.path.join('.') || '(body)', message: i.message }]);
     return new HttpError(400, 'invalid_request', `invalid ${what}: ${fields.map((f) => `${f.path}: ${f.message}`).join('; ')}`, fields);
   }
 }

@@ -60,9 +60,15 @@ export class AgentHub {
     return conn ? sendTo(conn.socket, message) : false;
   }
 
-  close(): void {
-    for (const ws of this.wss.clients) ws.close(1001, 'coordinator shutting down');
-    this.wss.close();
+  /** Says goodbye (1001) to every agent, waits up to `graceMs` for them to go, then cuts the rest. */
+  async close(graceMs = 1000): Promise<void> {
+    const clients = [...this.wss.clients];
+    const gone = clients.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    for (const ws of clients) ws.close(1001, 'coordinator shutting down');
+    const timer = setTimeout(() => clients.forEach((ws) => ws.terminate()), graceMs);
+    await Promise.all(gone);
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {

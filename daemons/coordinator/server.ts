@@ -73,7 +73,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     url, server, store, hub, scheduler,
     async close() {
       scheduler.stop();
-      hub.close();
+      await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       db.close();

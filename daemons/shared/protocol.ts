@@ -4,6 +4,7 @@
  * docs/protocol.md describes the same in prose.
  */
 import { z } from 'zod';
+import { repoSchema } from './repo.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Where agents open their WebSocket (HTTP upgrade with `Authorization: Bearer <agent token>`). */
@@ -22,7 +23,7 @@ export const taskSpecSchema = z.strictObject({
   title: z.string(),
   body: z.string(),
   labels: z.array(z.string()),
-  repo: z.string().nullable(),
+  repo: repoSchema.nullable(),
   specialty,
 });
 
