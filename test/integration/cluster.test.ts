@@ -2,6 +2,7 @@
  * The five nodes of cluster.yml as real processes on 127.0.0.10–14: a real
  * coordinator (SQLite on disk) and four real agents speaking over WebSockets.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalCluster } from '../../daemons/cli/local-cluster.js';
@@ -63,6 +64,17 @@ describe('local cluster (real processes)', () => {
     }
     expect(tasks.slice(14, 18).map((t) => t.agentId)).toEqual(['backend', 'frontend', 'testing', 'devops']);
     expect(new Set(tasks.map((t) => t.agentId)).size).toBe(4);
+
+    // No token in any log line, and none on any node's command line.
+    const secrets = readFileSync(c.secretsFile, 'utf8').match(/=(.+)/g)!.map((m) => m.slice(1));
+    expect(secrets).toHaveLength(2);
+    for (const node of c.nodes) {
+      const log = readFileSync(node.logFile, 'utf8');
+      expect(log.length).toBeGreaterThan(0);
+      for (const secret of secrets) expect(log.includes(secret), `${node.name} log holds a token`).toBe(false);
+      const cmdline = readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8');
+      for (const secret of secrets) expect(cmdline.includes(secret)).toBe(false);
+    }
   });
 
   it('loses no accepted task when the coordinator is killed with SIGKILL during a burst, and completes each once', async () => {
