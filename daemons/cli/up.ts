@@ -1,6 +1,7 @@
 /** `ccc up`: the five nodes of cluster.yml as local processes, until Ctrl-C. */
 import { join } from 'node:path';
 import { defaultConfigFile, type Env } from '../shared/config.js';
+import { CccError } from '../shared/errors.js';
 import { packageRoot } from '../shared/package-root.js';
 import { startLocalCluster } from './local-cluster.js';
 
@@ -18,6 +19,11 @@ export async function runUp({ port, env }: UpOptions): Promise<void> {
     configFile, dataDir, port,
     env: { CCC_LOG_LEVEL: env.CCC_LOG_LEVEL },
     onProgress: say,
+  }).catch((err: unknown) => {
+    if (err instanceof Error && err.message.includes('EADDRINUSE')) {
+      throw new CccError(`port ${port} is taken (is another ccc up running?): stop that, or run \`ccc up --port 0\` for any free port`, 'start');
+    }
+    throw err;
   });
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: coordinator and ${cluster.nodes.length - 1} agents`);
   process.stdout.write(`

@@ -3,6 +3,7 @@
  * also appends to the task's event history. Messages from agents pass the
  * fencing check (same agent, same attempt, task still active) or are ignored.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { CccError } from '../shared/errors.js';
 import type { TaskRef } from '../shared/protocol.js';
@@ -28,8 +29,15 @@ export interface StorePolicy {
 /** The agent to tell when a task it runs is taken from it. */
 export type Revoked = { agentId: string; taskId: number; attempt: number } | null;
 
+/** Progress lines kept per attempt; past this, one 'progress-truncated' event and no more. */
+export const MAX_PROGRESS_EVENTS = 1000;
+/** A handed-back task waits this long, so an agent that refuses work is not offered it again at once. */
+export const RELEASE_DELAY_MS = 1000;
+
 export class TaskStore {
   private readonly stmt;
+  private readonly updates = new Map<string, Statement>();
+  private readonly progressCounts = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -147,7 +155,11 @@ export class TaskStore {
   progress(ref: TaskRef, agentId: string, text: string): boolean {
     const row = this.fenced(ref, agentId);
     if (!row) return false;
-    this.addEvent(row.id, 'progress', ref.attempt, agentId, text);
+    const key = `${ref.taskId}:${ref.attempt}`;
+    const count = (this.progressCounts.get(key) ?? 0) + 1;
+    this.progressCounts.set(key, count);
+    if (count < MAX_PROGRESS_EVENTS) this.addEvent(row.id, 'progress', ref.attempt, agentId, text);
+    else if (count === MAX_PROGRESS_EVENTS) this.addEvent(row.id, 'progress-truncated', ref.attempt, agentId, `more than ${MAX_PROGRESS_EVENTS} progress lines; the rest are not kept`);
     return true;
   }
 
@@ -183,7 +195,7 @@ export class TaskStore {
       const row = this.fenced(ref, agentId);
       if (!row) return false;
       this.db.prepare('UPDATE tasks SET max_attempts = max_attempts + 1 WHERE id = ?').run(row.id);
-      this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: 0 });
+      this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: this.now() + RELEASE_DELAY_MS });
       this.addEvent(row.id, 'released', ref.attempt, agentId, `handed back by ${agentId}: ${reason}`);
       return true;
     })();
@@ -254,9 +266,17 @@ export class TaskStore {
   }
 
   private update(id: number, fields: Partial<Pick<TaskRow, 'state' | 'agent_id' | 'lease_expires_at' | 'not_before' | 'result'>>): void {
-    const keys = Object.keys(fields) as Array<keyof typeof fields>;
-    const sets = keys.map((k) => `${k} = @${k}`).join(', ');
-    this.db.prepare(`UPDATE tasks SET ${sets}, updated_at = @updated_at WHERE id = @id`).run({ ...fields, updated_at: this.now(), id });
+    const keys = Object.keys(fields).sort().join(',');
+    let statement = this.updates.get(keys);
+    if (!statement) {
+      const sets = keys.split(',').map((k) => `${k} = @${k}`).join(', ');
+      statement = this.db.prepare(`UPDATE tasks SET ${sets}, updated_at = @updated_at WHERE id = @id`);
+      this.updates.set(keys, statement);
+    }
+    statement.run({ ...fields, updated_at: this.now(), id });
+    if (fields.state && !ACTIVE_STATES.includes(fields.state)) {
+      for (const key of this.progressCounts.keys()) if (key.startsWith(`${id}:`)) this.progressCounts.delete(key);
+    }
   }
 
   private addEvent(taskId: number, kind: string, attempt: number, agentId: string | null, message: string): void {
