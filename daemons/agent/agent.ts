@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
 import {
-  AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, coordinatorMessageSchema, decode,
+  AGENT_PATH, MAX_FRAME_BYTES, MAX_PROGRESS_CHARS, PROTOCOL_VERSION, coordinatorMessageSchema, decode,
   type AgentMessage, type CoordinatorMessage, type TaskRef, type TaskSpec,
 } from '../shared/protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -46,6 +46,8 @@ export class Agent {
   private socket: WebSocket | undefined;
   private welcomed = false;
   private reconnects = 0;
+  /** When the coordinator last said anything (a frame or a pong). */
+  private lastHeard = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -125,7 +127,11 @@ export class Agent {
         tasks: this.heldTasks(),
       });
     });
-    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      this.lastHeard = Date.now();
+      this.onFrame(data, isBinary);
+    });
+    ws.on('pong', () => { this.lastHeard = Date.now(); });
     ws.on('unexpected-response', (_req, res) => {
       const hint = res.statusCode === 401 ? 'the coordinator refused the agent token: set CCC_AGENT_TOKEN to the coordinator\'s agent token' : `the coordinator answered HTTP ${res.statusCode}`;
       this.opts.log.error({ status: res.statusCode, url }, hint);
@@ -165,7 +171,7 @@ export class Agent {
         this.reconnects = 0;
         for (const ref of msg.cancel) this.forget(ref, 'the coordinator reassigned it while this agent was away');
         clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => this.send({ type: 'heartbeat' }), msg.heartbeatMs);
+        this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs), msg.heartbeatMs);
         if (this.draining) this.send({ type: 'draining' });
         for (const report of this.unacked.values()) this.send(report);
         this.opts.log.info({ coordinator: this.opts.coordinatorUrl, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
@@ -186,6 +192,19 @@ export class Agent {
         this.opts.log.warn({ code: msg.code, message: msg.message }, 'the coordinator reported an error');
         return;
     }
+  }
+
+  /** Sends a heartbeat and a ping; a coordinator silent for a whole lease is taken for gone. */
+  private beat(leaseMs: number): void {
+    const ws = this.socket;
+    if (!ws) return;
+    if (Date.now() - this.lastHeard > leaseMs) {
+      this.opts.log.warn({ silentMs: Date.now() - this.lastHeard }, 'the coordinator has been silent for a whole lease; reconnecting');
+      ws.terminate();
+      return;
+    }
+    this.send({ type: 'heartbeat' });
+    if (ws.readyState === WebSocket.OPEN) ws.ping();
   }
 
   private accept(taskId: number, attempt: number, task: TaskSpec): void {
@@ -224,7 +243,7 @@ export class Agent {
     const durationMs = Date.now() - started;
     this.opts.log.info({ taskId, attempt, outcome: run.handBack ? 'handed back' : result.outcome, durationMs }, 'task ended');
     if (run.handBack) this.report({ type: 'task.released', taskId, attempt, reason: run.handBack });
-    else this.report({ type: 'task.result', taskId, attempt, ...result, durationMs });
+    else this.report({ type: 'task.result', taskId, attempt, ...result, summary: result.summary.slice(0, MAX_PROGRESS_CHARS), durationMs });
     this.updateStatus();
   }
 

@@ -60,7 +60,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const secrets = loadOrCreateSecrets(secretsFile);
   const logDir = join(opts.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const baseEnv: Env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, ...opts.env, ...secrets, CCC_CONFIG: opts.configFile };
+  const baseEnv: Env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, TZ: process.env.TZ, ...opts.env, ...secrets, CCC_CONFIG: opts.configFile };
   const nodes: Node[] = [];
   const stop = () => stopNodes(nodes);
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CccError } from '../shared/errors.js';
 
 export type Secrets = { CCC_ADMIN_TOKEN: string; CCC_AGENT_TOKEN: string };
 
@@ -17,7 +18,7 @@ export function loadOrCreateSecrets(file: string): Secrets {
     readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
   );
   if (!values.CCC_ADMIN_TOKEN || !values.CCC_AGENT_TOKEN) {
-    throw new Error(`${file} lacks CCC_ADMIN_TOKEN or CCC_AGENT_TOKEN; delete it and ccc up makes new ones`);
+    throw new CccError(`${file} lacks CCC_ADMIN_TOKEN or CCC_AGENT_TOKEN; delete it and ccc up makes new ones`, 'config');
   }
   return { CCC_ADMIN_TOKEN: values.CCC_ADMIN_TOKEN, CCC_AGENT_TOKEN: values.CCC_AGENT_TOKEN };
 }

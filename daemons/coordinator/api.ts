@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { bearerToken, tokenMatches } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import type { AgentRegistry } from './agent-registry.js';
-import { chooseSpecialty } from './classifier.js';
+import { GENERAL, chooseSpecialty } from './classifier.js';
 import { HttpError } from './http-error.js';
-import { repoSchema } from '../shared/repo.js';
+import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
 import type { TaskStore } from './task-store.js';
@@ -18,7 +18,7 @@ const newTaskSchema = z.strictObject({
   body: z.string().max(65_536).default(''),
   labels: z.array(z.string().min(1).max(100)).max(50).default([]),
   repo: repoSchema.nullable().default(null),
-  specialty: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase specialty such as backend').optional(),
+  specialty: specialtySchema.optional(),
 });
 const listQuerySchema = z.object({
   state: z.enum(TASK_STATES).optional(),
@@ -33,6 +33,10 @@ export interface ApiDeps {
   scheduler: Scheduler;
   adminToken: string;
   keywords: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Every specialty some agent of cluster.yml has. */
+  clusterSpecialties: ReadonlySet<string>;
+  /** Whether routing falls back to any agent after a wait. */
+  fallback: boolean;
   log: Logger;
 }
 
@@ -61,7 +65,11 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
     const choice = chooseSpecialty(spec, deps.keywords);
-    const task = store.create({ ...spec, specialty: choice.specialty, specialtyReason: choice.reason });
+    const unstaffed = choice.specialty !== GENERAL && !deps.clusterSpecialties.has(choice.specialty);
+    const specialtyReason = unstaffed
+      ? `${choice.reason} (no agent in cluster.yml has ${choice.specialty}: it waits for one${deps.fallback ? ', then falls back to any agent' : '; routing.fallbackAfterSeconds would let any agent take it'})`
+      : choice.reason;
+    const task = store.create({ ...spec, specialty: choice.specialty, specialtyReason });
     log.info({ taskId: task.id, specialty: task.specialty }, 'task accepted');
     scheduler.schedule();
     res.status(201).json({ task });

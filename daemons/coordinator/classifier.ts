@@ -4,8 +4,18 @@
  * The keyword table is documented in docs/routing.md.
  */
 
+import { SPECIALTY_PATTERN } from '../shared/names.js';
+
 export const GENERAL = 'general';
 export const LABEL_PREFIX = 'ccc:';
+/** `ccc:` labels that mark a task's progress on GitHub, never a specialty. */
+export const STATUS_LABELS: readonly string[] = ['queued', 'running', 'done', 'failed'];
+
+function labelSpecialty(label: string): string | undefined {
+  if (!label.toLowerCase().startsWith(LABEL_PREFIX)) return undefined;
+  const name = label.slice(LABEL_PREFIX.length).toLowerCase();
+  return SPECIALTY_PATTERN.test(name) && !STATUS_LABELS.includes(name) ? name : undefined;
+}
 
 /** Default keywords per specialty; cluster.yml `routing.keywords` replaces them. Order breaks ties. */
 export const DEFAULT_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
@@ -36,10 +46,9 @@ function words(text: string): string[] {
 /** Title words count twice, body words once; the highest score wins. */
 export function chooseSpecialty(task: TaskText, keywords: Readonly<Record<string, readonly string[]>> = DEFAULT_KEYWORDS): SpecialtyChoice {
   if (task.specialty) return { specialty: task.specialty, reason: `requested specialty ${task.specialty}` };
-  const label = task.labels.find((l) => l.toLowerCase().startsWith(LABEL_PREFIX) && l.length > LABEL_PREFIX.length);
-  if (label) {
-    const specialty = label.slice(LABEL_PREFIX.length).toLowerCase();
-    return { specialty, reason: `label ${label} → ${specialty}` };
+  for (const label of task.labels) {
+    const specialty = labelSpecialty(label);
+    if (specialty) return { specialty, reason: `label ${label} → ${specialty}` };
   }
   const title = words(task.title);
   const body = words(task.body);

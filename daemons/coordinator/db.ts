@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CccError } from '../shared/errors.js';
 import { migrations } from './migrations.js';
 
 export type Db = Database.Database;
@@ -14,7 +15,12 @@ export function openDb(file: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err instanceof CccError ? new CccError(`${file}: ${err.message}`, err.code) : err;
+  }
   return db;
 }
 
@@ -23,7 +29,7 @@ export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.length;
   if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this coordinator knows (${latest}); upgrade ccc`);
+    throw new CccError(`database schema version ${current} is newer than this coordinator knows (${latest}): upgrade ccc, or point CCC_DATA_DIR elsewhere`, 'config');
   }
   for (let v = current; v < latest; v++) {
     db.transaction(() => {

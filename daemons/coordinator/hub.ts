@@ -9,7 +9,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { bearerToken, tokenMatches } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import {
-  AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, agentMessageSchema, decode,
+  AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, agentMessageSchema, decode, helloProtocol,
   type AgentMessage, type CoordinatorMessage, type Hello,
 } from '../shared/protocol.js';
 import type { AgentRegistry } from './agent-registry.js';
@@ -77,6 +77,12 @@ export class AgentHub {
     let agentId: string | undefined;
     const helloTimer = setTimeout(() => ws.close(4001, 'no hello received in time'), HELLO_TIMEOUT_MS);
     ws.on('message', (data, isBinary) => {
+      const claimed = agentId || isBinary ? undefined : helloProtocol(data);
+      if (claimed !== undefined && claimed !== PROTOCOL_VERSION) {
+        sendTo(ws, { type: 'error', code: 'protocol_version', message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${claimed}: run the same ccc version on both` });
+        ws.close(4002, 'protocol version mismatch');
+        return;
+      }
       const decoded = isBinary ? { ok: false as const, error: 'binary frames are not part of the protocol' } : decode(agentMessageSchema, data);
       if (!decoded.ok) {
         this.counters.badFrames++;
@@ -89,7 +95,7 @@ export class AgentHub {
           this.onMessage(agentId, decoded.message);
         } else if (decoded.message.type === 'hello') {
           agentId = this.onHello(ws, decoded.message, address);
-          if (agentId) clearTimeout(helloTimer);
+          clearTimeout(helloTimer);
         } else {
           this.counters.badFrames++;
           sendTo(ws, { type: 'error', code: 'hello_required', message: 'send hello first' });
@@ -110,12 +116,7 @@ export class AgentHub {
   }
 
   /** Registers the agent and reconciles what it says it runs with what the store says it holds. */
-  private onHello(ws: WebSocket, hello: Hello, address: string | null): string | undefined {
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      sendTo(ws, { type: 'error', code: 'protocol_version', message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${hello.protocol}: run the same ccc version on both` });
-      ws.close(4002, 'protocol version mismatch');
-      return undefined;
-    }
+  private onHello(ws: WebSocket, hello: Hello, address: string | null): string {
     const previous = this.registry.register(hello, address, ws);
     if (previous) previous.socket.terminate();
     const reported = new Map(hello.tasks.map((t) => [t.taskId, t.attempt]));

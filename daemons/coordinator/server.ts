@@ -51,7 +51,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     db.prepare('SELECT 1').get();
     res.json({ ok: true, agents: registry.connected.size });
   });
-  app.use('/api/v1', apiRouter({ store, registry, scheduler, adminToken, keywords: routing.keywords, log }));
+  app.use('/api/v1', apiRouter({
+    store, registry, scheduler, adminToken, keywords: routing.keywords, log,
+    clusterSpecialties: new Set(settings.cluster.agents.flatMap((a) => a.specialties)),
+    fallback: routing.fallbackAfterSeconds > 0,
+  }));
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
 

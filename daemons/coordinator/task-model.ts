@@ -20,11 +20,11 @@ export function canTransition(from: TaskState, to: TaskState): boolean {
 }
 
 export class IllegalTransition extends CccError {
-  constructor(taskId: number, from: TaskState, to: TaskState) {
+  constructor(taskId: number, from: TaskState, to: TaskState, why?: string) {
     const allowed = TRANSITIONS[from];
     super(
       `task ${taskId} is ${from}; it cannot become ${to}` +
-        (allowed.length ? ` (from ${from} it may become ${allowed.join(', ')})` : ` (${from} is final)`),
+        (why ? ` (${why})` : allowed.length ? ` (from ${from} it may become ${allowed.join(', ')})` : ` (${from} is final)`),
       'illegal_transition',
     );
   }

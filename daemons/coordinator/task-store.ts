@@ -31,6 +31,8 @@ export type Revoked = { agentId: string; taskId: number; attempt: number } | nul
 
 /** Progress lines kept per attempt; past this, one 'progress-truncated' event and no more. */
 export const MAX_PROGRESS_EVENTS = 1000;
+/** Retry backoff doubles per attempt up to this. */
+export const MAX_RETRY_BACKOFF_MS = 10 * 60 * 1000;
 /** A handed-back task waits this long, so an agent that refuses work is not offered it again at once. */
 export const RELEASE_DELAY_MS = 1000;
 
@@ -158,8 +160,8 @@ export class TaskStore {
     const key = `${ref.taskId}:${ref.attempt}`;
     const count = (this.progressCounts.get(key) ?? 0) + 1;
     this.progressCounts.set(key, count);
-    if (count < MAX_PROGRESS_EVENTS) this.addEvent(row.id, 'progress', ref.attempt, agentId, text);
-    else if (count === MAX_PROGRESS_EVENTS) this.addEvent(row.id, 'progress-truncated', ref.attempt, agentId, `more than ${MAX_PROGRESS_EVENTS} progress lines; the rest are not kept`);
+    if (count <= MAX_PROGRESS_EVENTS) this.addEvent(row.id, 'progress', ref.attempt, agentId, text);
+    else if (count === MAX_PROGRESS_EVENTS + 1) this.addEvent(row.id, 'progress-truncated', ref.attempt, agentId, `more than ${MAX_PROGRESS_EVENTS} progress lines; the rest are not kept`);
     return true;
   }
 
@@ -177,7 +179,7 @@ export class TaskStore {
         this.update(row.id, { state: 'succeeded', lease_expires_at: null, result: JSON.stringify(result) });
         this.addEvent(row.id, 'succeeded', ref.attempt, agentId, result.summary);
       } else if (result.retryable && row.attempt < row.max_attempts) {
-        const delay = this.policy.retryBackoffMs * 2 ** (row.attempt - 1);
+        const delay = Math.min(MAX_RETRY_BACKOFF_MS, this.policy.retryBackoffMs * 2 ** Math.min(row.attempt - 1, 30));
         this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: now + delay, result: JSON.stringify(result) });
         this.addEvent(row.id, 'retry-scheduled', ref.attempt, agentId, `attempt ${row.attempt} of ${row.max_attempts} failed (${result.summary}); retrying in ${Math.round(delay / 1000)} s`);
       } else {
@@ -247,6 +249,9 @@ export class TaskStore {
   retry(id: number, by: string): Task {
     return this.db.transaction(() => {
       const row = this.mustMove(id, 'queued');
+      if (row.state !== 'failed' && row.state !== 'cancelled') {
+        throw new IllegalTransition(id, row.state, 'queued', 'only a failed or cancelled task can be retried');
+      }
       this.db.prepare('UPDATE tasks SET max_attempts = attempt + ? WHERE id = ?').run(this.policy.maxAttempts, id);
       this.update(id, { state: 'queued', agent_id: null, not_before: 0, result: null });
       this.addEvent(id, 'retried', row.attempt, null, `retried by ${by}`);

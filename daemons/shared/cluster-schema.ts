@@ -1,12 +1,11 @@
 /** The schema of config/cluster.yml: it validates the file and gives the TypeScript types. */
 import { z } from 'zod';
+import { keywordSchema, specialtySchema } from './names.js';
 
 const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase name: a letter, then letters, digits or "-" (at most 32)');
-const specialty = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase specialty such as "backend"');
+const specialty = specialtySchema;
 const vm = z.strictObject({
   cpus: z.int().min(1).default(2),
   memoryMb: z.int().min(256).default(2048),
@@ -50,7 +49,7 @@ export const clusterSchema = z
     routing: z
       .strictObject({
         fallbackAfterSeconds: z.number().min(0).default(0),
-        keywords: z.record(specialty, z.array(z.string().min(1))).optional(),
+        keywords: z.record(specialty, z.array(keywordSchema).min(1)).optional(),
       })
       .prefault({}),
     agent: z

@@ -50,7 +50,10 @@ export function readCluster(file: string): Cluster {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    throw new CccError(`${file}: not valid YAML: ${first.message.split('\n')[0]}`, 'config');
+    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const line = first.linePos?.[0].line;
+    const source = line ? ` at line ${line}: "${text.split('\n')[line - 1]?.trim()}"` : '';
+    throw new CccError(`${file}: not valid YAML: ${reason}${source}`, 'config');
   }
   const parsed = clusterSchema.safeParse(doc.toJS());
   if (!parsed.success) throw new CccError(describeIssues(file, parsed.error), 'config');
@@ -84,7 +87,8 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
   const logLevel = check('CCC_LOG_LEVEL', z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }), env.CCC_LOG_LEVEL) ?? 'info';
   const coordinatorUrl = check('CCC_COORDINATOR_URL', z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL such as http://192.168.56.10:8080' }), env.CCC_COORDINATOR_URL)
     ?? `http://${cluster.coordinator.ip}:${cluster.coordinator.port}`;
-  const defaultDataDir = env.STATE_DIRECTORY || join(packageRoot, '.ccc', role === 'agent' && agentId ? `agent-${agentId}` : role);
+  // systemd sets STATE_DIRECTORY to a colon-separated list when a unit names several.
+  const defaultDataDir = env.STATE_DIRECTORY?.split(':')[0] || join(packageRoot, '.ccc', role === 'agent' && agentId ? `agent-${agentId}` : role);
   return {
     configFile,
     cluster,

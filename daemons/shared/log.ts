@@ -21,10 +21,10 @@ export interface LogOptions {
   destination?: DestinationStream;
 }
 
-/** Replaces every occurrence of each secret in `text`. */
+/** Replaces every occurrence of each secret in `text`, longest first so no secret's tail survives. */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(s)) out = out.split(s).join('[redacted]');
   return out;
 }
 

@@ -4,7 +4,7 @@
  * docs/protocol.md describes the same in prose.
  */
 import { z } from 'zod';
-import { repoSchema } from './repo.js';
+import { repoSchema, specialtySchema } from './names.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Where agents open their WebSocket (HTTP upgrade with `Authorization: Bearer <agent token>`). */
@@ -17,7 +17,7 @@ export const MAX_PROGRESS_CHARS = 4000;
 const taskId = z.int().positive();
 const attempt = z.int().positive();
 const taskRef = z.strictObject({ taskId, attempt });
-const specialty = z.string().min(1).max(64);
+const specialty = specialtySchema;
 
 export const taskSpecSchema = z.strictObject({
   title: z.string(),
@@ -84,6 +84,20 @@ export type Hello = z.infer<typeof helloSchema>;
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
 export type TaskResultMessage = Extract<AgentMessage, { type: 'task.result' }>;
+
+/**
+ * The protocol version a hello claims, read before full validation, so a
+ * newer agent whose hello has fields this version does not know is still
+ * told "protocol_version" rather than "bad_message".
+ */
+export function helloProtocol(data: unknown): number | undefined {
+  try {
+    const json = JSON.parse(String(data)) as { type?: unknown; protocol?: unknown };
+    return json.type === 'hello' && typeof json.protocol === 'number' ? json.protocol : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; error: string };
 

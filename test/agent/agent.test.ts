@@ -150,6 +150,25 @@ describe('agent', () => {
     expect(lines.join('\n')).toContain('set CCC_AGENT_TOKEN');
   });
 
+  it('reconnects when the coordinator goes silent without closing the connection', async () => {
+    const dir = tempDir();
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    onCleanup(() => new Promise<void>((r) => { for (const ws of wss.clients) ws.terminate(); wss.close(() => r()); }));
+    let connections = 0;
+    wss.on('connection', (ws, req) => {
+      connections++;
+      ws.once('message', () => {
+        ws.send(JSON.stringify({ type: 'welcome', protocol: 1, heartbeatMs: 100, leaseMs: 500, cancel: [] }));
+        // Like a host that vanished: stop reading, so no pong ever comes back.
+        setTimeout(() => req.socket.pause(), 50);
+      });
+    });
+    const { lines } = startAgent(`http://127.0.0.1:${(wss.address() as { port: number }).port}`, dir);
+    await eventually(() => connections >= 2, 10_000, 'a second connection');
+    expect(lines.join('\n')).toContain('silent for a whole lease');
+  });
+
   it('answers garbage from the coordinator with an error frame and does not crash', async () => {
     const dir = tempDir();
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });

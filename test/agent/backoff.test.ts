@@ -68,7 +68,11 @@ describe('backoffDelay', () => {
       expect(hi).toBe(30_000);
       expect(lo).toBe(15_000);
     }
-    // even with a cap too large to reach, the result stays a finite number
+    // even without a cap, the exponent stops growing, so the result stays a finite number
+    const uncapped = backoffDelay(1e9, { baseMs: 1_000, capMs: Infinity }, high);
+    expect(Number.isFinite(uncapped)).toBe(true);
+    expect(uncapped).toBe(backoffDelay(1e9 + 1, { baseMs: 1_000, capMs: Infinity }, high));
+    // and with a cap too large to reach, too
     const big = backoffDelay(1e9, { baseMs: 1_000, capMs: Number.MAX_SAFE_INTEGER }, high);
     expect(Number.isFinite(big)).toBe(true);
     expect(big).toBeGreaterThan(0);

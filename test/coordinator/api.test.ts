@@ -38,6 +38,16 @@ describe('coordinator HTTP API', () => {
     expect(got.body.task.events.map((e: { kind: string }) => e.kind)).toEqual(['created']);
   });
 
+  it('says in the route reason when no agent of cluster.yml has the specialty', async () => {
+    const c = await coordinator();
+    const { body } = await api(c.url, '/tasks', { body: { title: 'Port the app to COBOL', labels: ['ccc:cobol'] } });
+    expect(body.task.specialty).toBe('cobol');
+    expect(body.task.routeReason).toContain('no agent in cluster.yml has cobol');
+    expect(body.task.routeReason).toContain('routing.fallbackAfterSeconds');
+    const staffed = await api(c.url, '/tasks', { body: { title: 'x', labels: ['ccc:react'] } });
+    expect(staffed.body.task.routeReason).not.toContain('no agent');
+  });
+
   it('rejects invalid task bodies with 400 naming the offending fields', async () => {
     const c = await coordinator();
     const r = await api(c.url, '/tasks', { body: { title: '', labels: 'x', repo: '../etc', extra: 1 } });

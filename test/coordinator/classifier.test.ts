@@ -140,3 +140,12 @@ describe('realistic issues', () => {
     expect(c.reason.endsWith(`→ ${expected}`)).toBe(true);
   });
 });
+
+describe('labels that are not specialties', () => {
+  it('skips status labels (ccc:queued, ccc:running, ccc:done, ccc:failed) and malformed names', () => {
+    for (const status of ['ccc:queued', 'ccc:running', 'ccc:done', 'ccc:failed', 'ccc:has space', `ccc:${'x'.repeat(40)}`]) {
+      expect(chooseSpecialty({ title: 'Fix the docker build', body: '', labels: [status] }).specialty, status).toBe('devops');
+    }
+    expect(chooseSpecialty({ title: 'x', body: '', labels: ['ccc:running', 'ccc:frontend'] }).specialty).toBe('frontend');
+  });
+});

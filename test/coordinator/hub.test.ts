@@ -67,6 +67,17 @@ describe('agent WebSocket hub', () => {
     expect(await closed).toBe(4002);
   });
 
+  it('tells a newer agent whose hello has unknown fields that the protocol differs (not just "bad message")', async () => {
+    const c = await startTestCoordinator(testEnv(tempDir()));
+    const agent = await RawAgent.connect(c.url);
+    const closed = new Promise<number>((r) => agent.ws.once('close', (code) => r(code)));
+    agent.send({ type: 'hello', protocol: 2, agentId: 'backend', hostname: 'h', version: 'v', specialties: ['backend'], capacity: 1, tasks: [], gpus: 4 });
+    const error = await agent.next('error');
+    expect(error.code).toBe('protocol_version');
+    expect(error.message).toContain('run the same ccc version on both');
+    expect(await closed).toBe(4002);
+  });
+
   it('assigns within capacity and runs the lifecycle assigned → running → succeeded', async () => {
     const c = await startTestCoordinator(testEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
