@@ -47,6 +47,15 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A bare WebSocket server standing in for the coordinator, to send what a real one never would. */
+async function fakeCoordinator(): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  onCleanup(() => new Promise<void>((r) => { for (const ws of wss.clients) ws.terminate(); wss.close(() => r()); }));
+  return wss;
+}
+const urlOf = (wss: WebSocketServer) => `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+
 describe('agent', () => {
   it('runs a task through the command executor and streams its progress', async () => {
     const dir = tempDir();
@@ -152,9 +161,7 @@ describe('agent', () => {
 
   it('reconnects when the coordinator goes silent without closing the connection', async () => {
     const dir = tempDir();
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    onCleanup(() => new Promise<void>((r) => { for (const ws of wss.clients) ws.terminate(); wss.close(() => r()); }));
+    const wss = await fakeCoordinator();
     let connections = 0;
     wss.on('connection', (ws, req) => {
       connections++;
@@ -164,16 +171,14 @@ describe('agent', () => {
         setTimeout(() => req.socket.pause(), 50);
       });
     });
-    const { lines } = startAgent(`http://127.0.0.1:${(wss.address() as { port: number }).port}`, dir);
+    const { lines } = startAgent(urlOf(wss), dir);
     await eventually(() => connections >= 2, 10_000, 'a second connection');
     expect(lines.join('\n')).toContain('silent for a whole lease');
   });
 
   it('answers garbage from the coordinator with an error frame and does not crash', async () => {
     const dir = tempDir();
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    onCleanup(() => new Promise<void>((r) => { for (const ws of wss.clients) ws.terminate(); wss.close(() => r()); }));
+    const wss = await fakeCoordinator();
     const replies: string[] = [];
     wss.on('connection', (ws) => {
       ws.on('message', (d) => replies.push(String(d)));
@@ -184,8 +189,7 @@ describe('agent', () => {
         ws.send(JSON.stringify({ type: 'mystery' }));
       });
     });
-    const port = (wss.address() as { port: number }).port;
-    const { agent } = startAgent(`http://127.0.0.1:${port}`, dir);
+    const { agent } = startAgent(urlOf(wss), dir);
     await eventually(() => agent.badFrames === 3, 5000, 'three bad frames');
     await eventually(() => replies.filter((r) => r.includes('"type":"heartbeat"')).length > 0, 5000, 'heartbeat after welcome');
     expect(replies.filter((r) => r.includes('"bad_message"'))).toHaveLength(1); // only after welcome can it reply
