@@ -154,9 +154,8 @@ export class AgentHub {
         if (!this.store.progress(msg, agentId, msg.text)) this.stale(agentId, msg);
         return;
       case 'task.result': {
-        const task = this.store.finish(msg, agentId, {
-          outcome: msg.outcome, summary: msg.summary, retryable: msg.retryable, exitCode: msg.exitCode, durationMs: msg.durationMs,
-        });
+        const { type: _type, taskId: _id, attempt: _attempt, ...result } = msg;
+        const task = this.store.finish(msg, agentId, result);
         if (task) this.opts.log.info({ taskId: task.id, agentId, attempt: msg.attempt, state: task.state }, 'task result');
         else this.stale(agentId, msg);
         this.afterRelease(agentId, msg.taskId, msg.attempt);

@@ -46,4 +46,34 @@ export const migrations: readonly string[] = [
     last_seen_at   INTEGER NOT NULL
   );
   `,
+  `
+  -- Tasks that come from GitHub (or the local forge) and end in a pull request.
+  ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'api'; -- 'api' | 'github'
+  ALTER TABLE tasks ADD COLUMN issue_number INTEGER;
+  ALTER TABLE tasks ADD COLUMN pull_request TEXT;                -- JSON {number, url} once opened
+  ALTER TABLE tasks ADD COLUMN tracking_comment_id INTEGER;
+  CREATE INDEX tasks_by_issue ON tasks (repo, issue_number);
+
+  -- Every webhook delivery seen, so a replay is recognised even after a restart.
+  CREATE TABLE webhook_deliveries (
+    id          TEXT PRIMARY KEY,                 -- X-GitHub-Delivery
+    event       TEXT    NOT NULL,
+    action      TEXT,
+    outcome     TEXT    NOT NULL,                 -- what was done: task-created, ignored: …, …
+    task_id     INTEGER,
+    received_at INTEGER NOT NULL
+  );
+
+  -- Pull requests of the local forge (rehearsals without GitHub).
+  CREATE TABLE forge_pull_requests (
+    number     INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo       TEXT    NOT NULL,
+    title      TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    head       TEXT    NOT NULL,
+    base       TEXT    NOT NULL,
+    task_id    INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -71,7 +71,7 @@ export class Scheduler {
           agentId: route.agentId,
           message: {
             type: 'task.assign', taskId: row.id, attempt,
-            task: { title: row.title, body: row.body, labels: JSON.parse(row.labels) as string[], repo: row.repo, specialty: row.specialty },
+            task: { title: row.title, body: row.body, labels: JSON.parse(row.labels) as string[], repo: row.repo, issueNumber: row.issue_number, specialty: row.specialty },
           },
         });
       }

@@ -36,6 +36,18 @@ export interface TaskResult {
   retryable: boolean;
   exitCode: number | null;
   durationMs: number;
+  /** What the run produced, when the executor works in a git workspace. */
+  branch?: string | null;
+  commit?: string | null;
+  /** What the Claude Code CLI reported. */
+  costUsd?: number | null;
+  turns?: number | null;
+  sessionId?: string | null;
+}
+
+export interface PullRequestRef {
+  number: number;
+  url: string;
 }
 
 export interface Task {
@@ -45,6 +57,9 @@ export interface Task {
   body: string;
   labels: string[];
   repo: string | null;
+  source: 'api' | 'github';
+  issueNumber: number | null;
+  pullRequest: PullRequestRef | null;
   specialty: string;
   routeReason: string;
   agentId: string | null;
@@ -72,6 +87,10 @@ export interface TaskRow {
   body: string;
   labels: string;
   repo: string | null;
+  source: 'api' | 'github';
+  issue_number: number | null;
+  pull_request: string | null;
+  tracking_comment_id: number | null;
   specialty: string;
   specialty_reason: string;
   route_reason: string;
@@ -93,6 +112,9 @@ export function toTask(row: TaskRow): Task {
     body: row.body,
     labels: JSON.parse(row.labels) as string[],
     repo: row.repo,
+    source: row.source,
+    issueNumber: row.issue_number,
+    pullRequest: row.pull_request ? (JSON.parse(row.pull_request) as PullRequestRef) : null,
     specialty: row.specialty,
     routeReason: row.route_reason,
     agentId: row.agent_id,

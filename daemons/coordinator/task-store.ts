@@ -17,6 +17,8 @@ export interface NewTask {
   body: string;
   labels: string[];
   repo: string | null;
+  source?: 'api' | 'github';
+  issueNumber?: number | null;
   specialty: string;
   specialtyReason: string;
 }
@@ -47,8 +49,9 @@ export class TaskStore {
     private readonly now: () => number = Date.now,
   ) {
     this.stmt = {
-      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at)
-                          VALUES ('queued', @title, @body, @labels, @repo, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now)`),
+      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, source, issue_number, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at)
+                          VALUES ('queued', @title, @body, @labels, @repo, @source, @issueNumber, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now)`),
+      byIssue: db.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND issue_number = ? ORDER BY id DESC LIMIT 1'),
       get: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
       event: db.prepare('INSERT INTO task_events (task_id, at, kind, attempt, agent_id, message) VALUES (?, ?, ?, ?, ?, ?)'),
       events: db.prepare<[number], { id: number; at: number; kind: string; attempt: number; agent_id: string | null; message: string }>(
@@ -76,6 +79,8 @@ export class TaskStore {
       const now = this.now();
       const { lastInsertRowid } = this.stmt.insert.run({
         ...spec,
+        source: spec.source ?? 'api',
+        issueNumber: spec.issueNumber ?? null,
         labels: JSON.stringify(spec.labels),
         routeReason: `${spec.specialtyReason}; waiting for an agent`,
         maxAttempts: this.policy.maxAttempts,
@@ -89,6 +94,12 @@ export class TaskStore {
 
   get(id: number): Task | undefined {
     const row = this.row(id);
+    return row && toTask(row);
+  }
+
+  /** The newest task made from this issue, if any. */
+  forIssue(repo: string, issueNumber: number): Task | undefined {
+    const row = this.stmt.byIssue.get(repo, issueNumber);
     return row && toTask(row);
   }
 

@@ -24,6 +24,7 @@ export const taskSpecSchema = z.strictObject({
   body: z.string(),
   labels: z.array(z.string()),
   repo: repoSchema.nullable(),
+  issueNumber: z.int().positive().nullable(),
   specialty,
 });
 
@@ -56,6 +57,12 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     summary: z.string().max(MAX_PROGRESS_CHARS),
     exitCode: z.int().nullable(),
     durationMs: z.number().min(0),
+    /** The pushed branch and its head commit, when the task worked in a repository. */
+    branch: z.string().max(255).nullable().optional(),
+    commit: z.string().regex(/^[0-9a-f]{40}$/).nullable().optional(),
+    costUsd: z.number().min(0).nullable().optional(),
+    turns: z.int().min(0).nullable().optional(),
+    sessionId: z.string().max(100).nullable().optional(),
   }),
   z.strictObject({ type: z.literal('task.released'), taskId, attempt, reason: z.string().max(500) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),

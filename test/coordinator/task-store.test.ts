@@ -59,6 +59,16 @@ function running(store: TaskStore, agent = 'backend') {
 }
 
 describe('create', () => {
+  it('records where a task came from and finds the newest task of an issue', () => {
+    const { store } = setup();
+    const first = store.create(spec({ source: 'github', issueNumber: 7 }));
+    expect(first).toMatchObject({ source: 'github', issueNumber: 7, repo: 'octo/shop' });
+    const second = store.create(spec({ source: 'github', issueNumber: 7 }));
+    store.create(spec({ source: 'github', issueNumber: 8 }));
+    expect(store.forIssue('octo/shop', 7)?.id).toBe(second.id);
+    expect(store.forIssue('octo/other', 7)).toBeUndefined();
+  });
+
   it('stores a queued task with a created event', () => {
     const { store } = setup();
     const task = store.create(spec());
@@ -69,6 +79,9 @@ describe('create', () => {
       body: 'limit and offset',
       labels: ['bug', 'ccc:backend'],
       repo: 'octo/shop',
+      source: 'api',
+      issueNumber: null,
+      pullRequest: null,
       specialty: 'backend',
       routeReason: 'label ccc:backend → backend; waiting for an agent',
       agentId: null,
