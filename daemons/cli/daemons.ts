@@ -8,7 +8,7 @@ import { Agent } from '../agent/agent.js';
 import { CommandExecutor } from '../agent/command-executor.js';
 
 function loggerFor(settings: Settings, name: string): Logger {
-  return createLogger({ level: settings.logLevel, name, secrets: [settings.adminToken, settings.agentToken, settings.webhookSecret] });
+  return createLogger({ level: settings.logLevel, name, secrets: [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken] });
 }
 
 /** Runs `stop` on the first SIGTERM/SIGINT, exits at once on the second. */

@@ -52,6 +52,20 @@ export const clusterSchema = z
         keywords: z.record(specialty, z.array(keywordSchema).min(1)).optional(),
       })
       .prefault({}),
+    github: z
+      .strictObject({
+        /** An issue carrying this label (opened with it, or labeled with it) becomes a task. */
+        triggerLabel: z.string().min(1).max(50).default('ccc'),
+        /** Who may trigger work: GitHub's author_association of the issue opener or commenter. */
+        allowedAssociations: z
+          .array(z.enum(['OWNER', 'MEMBER', 'COLLABORATOR', 'CONTRIBUTOR', 'FIRST_TIME_CONTRIBUTOR', 'FIRST_TIMER', 'MANNEQUIN', 'NONE']))
+          .default(['OWNER', 'MEMBER', 'COLLABORATOR']),
+        /** REST API base; GitHub Enterprise Server: https://HOST/api/v3. */
+        apiUrl: z.url().default('https://api.github.com'),
+        /** Where agents clone from and push to; {owner} and {repo} are filled in. */
+        gitUrlTemplate: z.string().min(1).default('https://github.com/{owner}/{repo}.git'),
+      })
+      .prefault({}),
     agent: z
       .strictObject({
         drainTimeoutSeconds: z.number().min(0).default(60),

@@ -26,6 +26,11 @@ export interface Settings {
   adminToken: string | undefined;
   agentToken: string | undefined;
   webhookSecret: string | undefined;
+  /** Coordinator only: the token its Octokit client uses. */
+  githubToken: string | undefined;
+  githubApiUrl: string;
+  gitUrlTemplate: string;
+  triggerLabel: string;
   logLevel: string;
   /** Source address for an agent's connection (ccc up binds 127.0.0.11–14). */
   agentSourceAddress: string | undefined;
@@ -99,6 +104,10 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
     adminToken: check('CCC_ADMIN_TOKEN', token, env.CCC_ADMIN_TOKEN),
     agentToken: check('CCC_AGENT_TOKEN', token, env.CCC_AGENT_TOKEN),
     webhookSecret: check('CCC_WEBHOOK_SECRET', token, env.CCC_WEBHOOK_SECRET),
+    githubToken: check('CCC_GITHUB_TOKEN', z.string().regex(/^\S{8,}$/, 'must be a GitHub token without spaces'), env.CCC_GITHUB_TOKEN),
+    githubApiUrl: (check('CCC_GITHUB_API_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://github.example.com/api/v3' }), env.CCC_GITHUB_API_URL) ?? cluster.github.apiUrl).replace(/\/+$/, ''),
+    gitUrlTemplate: check('CCC_GIT_URL_TEMPLATE', z.string().refine((t) => t.includes('{owner}') && t.includes('{repo}'), 'must contain {owner} and {repo}'), env.CCC_GIT_URL_TEMPLATE) ?? cluster.github.gitUrlTemplate,
+    triggerLabel: check('CCC_TRIGGER_LABEL', z.string().min(1).max(50), env.CCC_TRIGGER_LABEL) ?? cluster.github.triggerLabel,
     logLevel,
     agentSourceAddress: check('CCC_AGENT_SOURCE_ADDRESS', z.ipv4({ message: 'must be an IPv4 address such as 127.0.0.11' }), env.CCC_AGENT_SOURCE_ADDRESS),
   };
