@@ -21,6 +21,13 @@ export interface ExecutionOutcome {
   retryable: boolean;
   summary: string;
   exitCode: number | null;
+  /** What the Claude Code CLI reported, when it ran. */
+  costUsd?: number | null;
+  turns?: number | null;
+  sessionId?: string | null;
+  /** The pushed branch and its head commit, when the task worked in a repository. */
+  branch?: string | null;
+  commit?: string | null;
 }
 
 export interface Executor {

@@ -1,14 +1,14 @@
 /** `ccc coordinator` and `ccc agent`: the daemons as systemd (or `ccc up`) runs them, with signal handling. */
 import { hostname } from 'node:os';
-import { agentNode, loadSettings, requireSecret, type Env, type Settings } from '../shared/config.js';
+import { agentNode, loadSettings, requireSecret, secretValues, type Env, type Settings } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { version } from '../shared/version.js';
 import { startCoordinator } from '../coordinator/server.js';
 import { Agent } from '../agent/agent.js';
-import { CommandExecutor } from '../agent/command-executor.js';
+import { createExecutor } from '../agent/executor-factory.js';
 
 function loggerFor(settings: Settings, name: string): Logger {
-  return createLogger({ level: settings.logLevel, name, secrets: [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken] });
+  return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings) });
 }
 
 /** Runs `stop` on the first SIGTERM/SIGINT, exits at once on the second. */
@@ -42,7 +42,7 @@ export async function runAgent(env: Env): Promise<void> {
   const node = agentNode(settings);
   const token = requireSecret(settings, 'agentToken', 'CCC_AGENT_TOKEN');
   const log = loggerFor(settings, 'ccc-agent').child({ agentId: node.name });
-  const { executor, drainTimeoutSeconds } = settings.cluster.agent;
+  const { drainTimeoutSeconds } = settings.cluster.agent;
   const agent = new Agent({
     coordinatorUrl: settings.coordinatorUrl,
     token,
@@ -51,7 +51,7 @@ export async function runAgent(env: Env): Promise<void> {
     version,
     specialties: node.specialties,
     capacity: node.capacity,
-    executor: new CommandExecutor({ command: executor.command, timeoutMs: executor.timeoutSeconds * 1000, env }),
+    executor: createExecutor(settings, node, env, log),
     dataDir: settings.dataDir,
     drainTimeoutMs: drainTimeoutSeconds * 1000,
     sourceAddress: settings.agentSourceAddress,

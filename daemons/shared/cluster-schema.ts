@@ -11,6 +11,26 @@ const vm = z.strictObject({
   memoryMb: z.int().min(256).default(2048),
 });
 
+/** How the real Claude Code CLI is run; every key can be overridden per agent (agents[].claude). */
+export const claudeExecutorSchema = z.strictObject({
+  type: z.literal('claude'),
+  /** The CLI; `{packageRoot}` stands for this package (which pins @anthropic-ai/claude-code). */
+  binary: z.string().min(1).default('{packageRoot}/node_modules/.bin/claude'),
+  model: z.string().min(1).optional(),
+  maxTurns: z.int().min(1).max(500).default(30),
+  permissionMode: z.enum(['default', 'acceptEdits', 'plan', 'bypassPermissions', 'dontAsk']).default('acceptEdits'),
+  allowedTools: z.array(z.string().min(1)).default(['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash(git status:*)', 'Bash(git diff:*)', 'Bash(git log:*)']),
+  /** Appended to the CLI's system prompt, per specialty (`default` for the rest). */
+  systemPrompts: z.record(z.string(), z.string()).default({}),
+  /** No output line for this long → the run is killed (hung CLI). */
+  idleTimeoutSeconds: z.number().positive().default(300),
+  /** Wall-clock limit of one run. */
+  timeoutSeconds: z.number().positive().default(3600),
+  /** Failed workspaces are kept this long for inspection. */
+  keepFailedHours: z.number().min(0).default(24),
+  author: z.strictObject({ name: z.string().min(1), email: z.string().min(3) }).default({ name: 'ccc agent', email: 'ccc-agent@localhost' }),
+});
+
 export const coordinatorNodeSchema = z.strictObject({
   name,
   ip: z.ipv4(),
@@ -24,6 +44,8 @@ export const agentNodeSchema = z.strictObject({
   specialties: z.array(specialty).min(1, 'expected at least one specialty'),
   capacity: z.int().min(1).max(64).default(2),
   vm: vm.prefault({}),
+  /** Overrides of agent.executor for this agent (claude executor only). */
+  claude: claudeExecutorSchema.omit({ type: true }).partial().optional(),
 });
 
 export const commandExecutorSchema = z.strictObject({
@@ -32,6 +54,8 @@ export const commandExecutorSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1),
   timeoutSeconds: z.number().positive().default(1800),
 });
+
+export const executorSchema = z.discriminatedUnion('type', [commandExecutorSchema, claudeExecutorSchema]);
 
 export const clusterSchema = z
   .strictObject({
@@ -69,7 +93,7 @@ export const clusterSchema = z
     agent: z
       .strictObject({
         drainTimeoutSeconds: z.number().min(0).default(60),
-        executor: commandExecutorSchema,
+        executor: executorSchema,
       }),
   })
   .superRefine((cluster, ctx) => {
@@ -93,3 +117,5 @@ export const clusterSchema = z
 export type Cluster = z.infer<typeof clusterSchema>;
 export type AgentNode = z.infer<typeof agentNodeSchema>;
 export type CommandExecutorConfig = z.infer<typeof commandExecutorSchema>;
+export type ClaudeExecutorConfig = z.infer<typeof claudeExecutorSchema>;
+export type ExecutorConfig = z.infer<typeof executorSchema>;

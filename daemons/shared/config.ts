@@ -31,6 +31,12 @@ export interface Settings {
   githubApiUrl: string;
   gitUrlTemplate: string;
   triggerLabel: string;
+  /** Agent only: where the Claude Code CLI sends its API calls (a gateway, or the rehearsal model). */
+  anthropicBaseUrl: string | undefined;
+  /** Agent only: the password git offers when pushing over HTTPS (username x-access-token). */
+  gitPushToken: string | undefined;
+  /** Agent only: the Anthropic credential the CLI uses (ANTHROPIC_API_KEY, its own name). */
+  anthropicApiKey: string | undefined;
   logLevel: string;
   /** Source address for an agent's connection (ccc up binds 127.0.0.11–14). */
   agentSourceAddress: string | undefined;
@@ -107,6 +113,9 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
     githubToken: check('CCC_GITHUB_TOKEN', z.string().regex(/^\S{8,}$/, 'must be a GitHub token without spaces'), env.CCC_GITHUB_TOKEN),
     githubApiUrl: (check('CCC_GITHUB_API_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://github.example.com/api/v3' }), env.CCC_GITHUB_API_URL) ?? cluster.github.apiUrl).replace(/\/+$/, ''),
     gitUrlTemplate: check('CCC_GIT_URL_TEMPLATE', z.string().refine((t) => t.includes('{owner}') && t.includes('{repo}'), 'must contain {owner} and {repo}'), env.CCC_GIT_URL_TEMPLATE) ?? cluster.github.gitUrlTemplate,
+    anthropicBaseUrl: check('CCC_ANTHROPIC_BASE_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:8090' }), env.CCC_ANTHROPIC_BASE_URL),
+    gitPushToken: check('CCC_GIT_PUSH_TOKEN', z.string().regex(/^\S{8,}$/, 'must be a token without spaces (8 characters or more)'), env.CCC_GIT_PUSH_TOKEN),
+    anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
     triggerLabel: check('CCC_TRIGGER_LABEL', z.string().min(1).max(50), env.CCC_TRIGGER_LABEL) ?? cluster.github.triggerLabel,
     logLevel,
     agentSourceAddress: check('CCC_AGENT_SOURCE_ADDRESS', z.ipv4({ message: 'must be an IPv4 address such as 127.0.0.11' }), env.CCC_AGENT_SOURCE_ADDRESS),
@@ -130,6 +139,11 @@ export function agentNode(settings: Settings): AgentNode {
     throw new CccError(`CCC_AGENT_ID is not set: say which agent of ${settings.configFile} this is (${settings.cluster.agents.map((a) => a.name).join(', ')})`, 'config');
   }
   return node;
+}
+
+/** Every secret this process knows, for the logger to scrub. */
+export function secretValues(settings: Settings): Array<string | undefined> {
+  return [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken, settings.gitPushToken, settings.anthropicApiKey];
 }
 
 /** A required secret, or an error naming the variable to set. */

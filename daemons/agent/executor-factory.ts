@@ -1,0 +1,42 @@
+/** Builds the executor cluster.yml asks for: a plain command, or the Claude Code CLI in git worktrees. */
+import { join } from 'node:path';
+import type { AgentNode } from '../shared/cluster-schema.js';
+import type { Env, Settings } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { ClaudeExecutor } from './claude-executor.js';
+import { CommandExecutor } from './command-executor.js';
+import type { Executor } from './executor.js';
+import { RepoExecutor } from './repo-executor.js';
+import { Workspaces } from './workspaces.js';
+
+/** git's environment: PATH and HOME, and for pushes a credential helper that reads the token from the environment (never argv). */
+export function gitEnv(env: Env, pushToken: string | undefined): Record<string, string> {
+  const out: Record<string, string> = { PATH: env.PATH ?? '/usr/bin:/bin', HOME: env.HOME ?? '/nonexistent' };
+  if (pushToken) {
+    Object.assign(out, {
+      CCC_GIT_PUSH_TOKEN: pushToken,
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'credential.helper',
+      GIT_CONFIG_VALUE_0: '!f() { test "$1" = get && echo username=x-access-token && echo "password=$CCC_GIT_PUSH_TOKEN"; }; f',
+    });
+  }
+  return out;
+}
+
+export function createExecutor(settings: Settings, node: AgentNode, env: Env, log: Logger): Executor {
+  const config = settings.cluster.agent.executor;
+  if (config.type === 'command') {
+    return new CommandExecutor({ command: config.command, timeoutMs: config.timeoutSeconds * 1000, env });
+  }
+  const claude = { ...config, ...node.claude };
+  const workspaces = new Workspaces({
+    root: join(settings.dataDir, 'workspaces'),
+    gitUrlTemplate: settings.gitUrlTemplate,
+    author: claude.author,
+    gitEnv: gitEnv(env, settings.gitPushToken),
+    keepFailedMs: claude.keepFailedHours * 3_600_000,
+    log,
+  });
+  const cli = new ClaudeExecutor({ config: claude, home: join(settings.dataDir, 'claude-home'), env, anthropicBaseUrl: settings.anthropicBaseUrl });
+  return new RepoExecutor(cli, workspaces, log);
+}
