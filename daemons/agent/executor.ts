@@ -27,6 +27,7 @@ export interface ExecutionOutcome {
   sessionId?: string | null;
   /** The pushed branch and its head commit, when the task worked in a repository. */
   branch?: string | null;
+  base?: string | null;
   commit?: string | null;
 }
 

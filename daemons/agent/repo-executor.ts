@@ -40,6 +40,6 @@ export class RepoExecutor implements Executor {
     await this.workspaces.remove(ws);
     if (!commit) return { ...outcome, branch: null, commit: null, summary: `${outcome.summary} (no file changed, so no branch was pushed)`.trim() };
     hooks.progress(`pushed ${ws.branch} at ${commit.slice(0, 12)}`);
-    return { ...outcome, branch: ws.branch, commit };
+    return { ...outcome, branch: ws.branch, base: ws.base, commit };
   }
 }

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { bearerToken, tokenMatches } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import type { AgentRegistry } from './agent-registry.js';
-import { GENERAL, chooseSpecialty } from './classifier.js';
+import type { LocalForge } from './local-forge.js';
+import { taskSpecialty, type SpecialtyPolicy } from './new-task.js';
 import { HttpError } from './http-error.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
@@ -32,11 +33,8 @@ export interface ApiDeps {
   registry: AgentRegistry;
   scheduler: Scheduler;
   adminToken: string;
-  keywords: Readonly<Record<string, readonly string[]>> | undefined;
-  /** Every specialty some agent of cluster.yml has. */
-  clusterSpecialties: ReadonlySet<string>;
-  /** Whether routing falls back to any agent after a wait. */
-  fallback: boolean;
+  specialties: SpecialtyPolicy;
+  localForge: LocalForge;
   log: Logger;
 }
 
@@ -64,12 +62,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const parsed = newTaskSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
-    const choice = chooseSpecialty(spec, deps.keywords);
-    const unstaffed = choice.specialty !== GENERAL && !deps.clusterSpecialties.has(choice.specialty);
-    const specialtyReason = unstaffed
-      ? `${choice.reason} (no agent in cluster.yml has ${choice.specialty}: it waits for one${deps.fallback ? ', then falls back to any agent' : '; routing.fallbackAfterSeconds would let any agent take it'})`
-      : choice.reason;
-    const task = store.create({ ...spec, specialty: choice.specialty, specialtyReason });
+    const task = store.create({ ...spec, ...taskSpecialty(spec, deps.specialties) });
     log.info({ taskId: task.id, specialty: task.specialty }, 'task accepted');
     scheduler.schedule();
     res.status(201).json({ task });
@@ -98,6 +91,16 @@ export function apiRouter(deps: ApiDeps): Router {
     const task = store.retry(taskId(req), 'operator');
     scheduler.schedule();
     res.json({ task });
+  });
+
+  router.get('/forge/pulls', (_req, res) => {
+    res.json({ pulls: deps.localForge.pulls() });
+  });
+
+  router.get('/forge/pulls/:number', (req, res) => {
+    const pr = deps.localForge.pulls().find((p) => String(p.number) === req.params.number);
+    if (!pr) throw new HttpError(404, 'not_found', `the local forge has no pull request ${req.params.number}`);
+    res.json({ pull: pr });
   });
 
   router.use((req) => {

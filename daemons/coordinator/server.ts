@@ -14,6 +14,11 @@ import { errorHandler, HttpError } from './http-error.js';
 import { AgentHub } from './hub.js';
 import { Scheduler } from './scheduler.js';
 import { TaskStore } from './task-store.js';
+import { GitHubForge } from './github-forge.js';
+import { LocalForge } from './local-forge.js';
+import { Publisher } from './publisher.js';
+import { githubWebhooks } from './webhooks.js';
+import { specialtyPolicy } from './new-task.js';
 
 export interface RunningCoordinator {
   /** http://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
@@ -22,6 +27,8 @@ export interface RunningCoordinator {
   store: TaskStore;
   hub: AgentHub;
   scheduler: Scheduler;
+  publisher: Publisher;
+  localForge: LocalForge;
   close(): Promise<void>;
 }
 
@@ -43,6 +50,10 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m),
   });
   hub.scheduler = scheduler;
+  let url = '';
+  const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), () => url);
+  const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
+  const publisher = new Publisher(store, forge, log);
 
   const app = express();
   app.disable('x-powered-by');
@@ -52,10 +63,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, registry, scheduler, adminToken, keywords: routing.keywords, log,
-    clusterSpecialties: new Set(settings.cluster.agents.flatMap((a) => a.specialties)),
-    fallback: routing.fallbackAfterSeconds > 0,
+    store, registry, scheduler, adminToken, log, localForge, specialties: specialtyPolicy(settings),
   }));
+  app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }));
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
 
@@ -70,13 +80,14 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   scheduler.start();
   const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length }, 'coordinator listening');
+  url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
-    url, server, store, hub, scheduler,
+    url, server, store, hub, scheduler, publisher, localForge,
     async close() {
       scheduler.stop();
+      await publisher.idle();
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -38,6 +38,7 @@ export interface TaskResult {
   durationMs: number;
   /** What the run produced, when the executor works in a git workspace. */
   branch?: string | null;
+  base?: string | null;
   commit?: string | null;
   /** What the Claude Code CLI reported. */
   costUsd?: number | null;

@@ -9,7 +9,7 @@ import { CccError } from '../shared/errors.js';
 import type { TaskRef } from '../shared/protocol.js';
 import {
   ACTIVE_STATES, IllegalTransition, canTransition, toTask,
-  type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
+  type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
 } from './task-model.js';
 
 export interface NewTask {
@@ -42,6 +42,9 @@ export class TaskStore {
   private readonly stmt;
   private readonly updates = new Map<string, Statement>();
   private readonly progressCounts = new Map<string, number>();
+  private readonly listeners: Array<(task: Task) => void> = [];
+  /** Tasks changed in the transaction under way, announced once it commits. */
+  private readonly changed = new Set<number>();
 
   constructor(
     private readonly db: Db,
@@ -71,11 +74,35 @@ export class TaskStore {
 
   /** Runs `fn` in one transaction (nested calls become savepoints). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.tx(fn);
+  }
+
+  /** Calls `listener` with each task whose state changed, after the change is committed. */
+  onChange(listener: (task: Task) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private tx<T>(fn: () => T): T {
+    let value: T;
+    try {
+      value = this.db.transaction(fn)();
+    } catch (err) {
+      if (!this.db.inTransaction) this.changed.clear();
+      throw err;
+    }
+    if (!this.db.inTransaction && this.changed.size > 0) {
+      const ids = [...this.changed];
+      this.changed.clear();
+      for (const id of ids) {
+        const task = this.get(id);
+        if (task) for (const listener of this.listeners) listener(task);
+      }
+    }
+    return value;
   }
 
   create(spec: NewTask): Task {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const now = this.now();
       const { lastInsertRowid } = this.stmt.insert.run({
         ...spec,
@@ -87,14 +114,29 @@ export class TaskStore {
         now,
       });
       const id = Number(lastInsertRowid);
+      this.changed.add(id);
       this.addEvent(id, 'created', 0, null, `accepted: ${spec.specialtyReason}`);
       return toTask(this.row(id)!);
-    })();
+    });
   }
 
   get(id: number): Task | undefined {
     const row = this.row(id);
     return row && toTask(row);
+  }
+
+  /** Remembers the pull request opened for a task (not a state change). */
+  setPullRequest(id: number, pr: PullRequestRef): void {
+    this.db.prepare('UPDATE tasks SET pull_request = ? WHERE id = ?').run(JSON.stringify(pr), id);
+    this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
+  }
+
+  trackingComment(id: number): number | null {
+    return this.row(id)?.tracking_comment_id ?? null;
+  }
+
+  setTrackingComment(id: number, commentId: number): void {
+    this.db.prepare('UPDATE tasks SET tracking_comment_id = ? WHERE id = ?').run(commentId, id);
   }
 
   /** The newest task made from this issue, if any. */
@@ -134,15 +176,16 @@ export class TaskStore {
 
   /** queued → assigned to `agentId` under a new attempt number; returns that attempt. */
   assign(id: number, agentId: string, routeReason: string, leaseMs: number): number {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.mustMove(id, 'assigned');
       const attempt = row.attempt + 1;
       const now = this.now();
       this.db.prepare(`UPDATE tasks SET state = 'assigned', agent_id = ?, attempt = ?, route_reason = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`)
         .run(agentId, attempt, routeReason, now + leaseMs, now, id);
+      this.changed.add(id);
       this.addEvent(id, 'assigned', attempt, agentId, routeReason);
       return attempt;
-    })();
+    });
   }
 
   /**
@@ -156,13 +199,13 @@ export class TaskStore {
   }
 
   started(ref: TaskRef, agentId: string): boolean {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.fenced(ref, agentId);
       if (!row || row.state !== 'assigned') return false;
       this.update(row.id, { state: 'running' });
       this.addEvent(row.id, 'started', ref.attempt, agentId, `running on ${agentId}`);
       return true;
-    })();
+    });
   }
 
   progress(ref: TaskRef, agentId: string, text: string): boolean {
@@ -178,7 +221,7 @@ export class TaskStore {
 
   /** Records an agent's result: done, failed for good, or queued again with backoff. */
   finish(ref: TaskRef, agentId: string, result: TaskResult): Task | undefined {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.fenced(ref, agentId);
       if (!row) {
         const current = this.row(ref.taskId);
@@ -199,24 +242,24 @@ export class TaskStore {
         this.addEvent(row.id, 'failed', ref.attempt, agentId, `${result.summary} (${why})`);
       }
       return toTask(this.row(row.id)!);
-    })();
+    });
   }
 
   /** The agent handed the task back unfinished (it is draining): queued again, the attempt not counted. */
   released(ref: TaskRef, agentId: string, reason: string): boolean {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.fenced(ref, agentId);
       if (!row) return false;
       this.db.prepare('UPDATE tasks SET max_attempts = max_attempts + 1 WHERE id = ?').run(row.id);
       this.update(row.id, { state: 'queued', agent_id: null, lease_expires_at: null, not_before: this.now() + RELEASE_DELAY_MS });
       this.addEvent(row.id, 'released', ref.attempt, agentId, `handed back by ${agentId}: ${reason}`);
       return true;
-    })();
+    });
   }
 
   /** The agent lost the task (lease expired, or it reconnected without it): queued again if attempts remain. */
   lost(row: TaskRow, why: string): Task {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const current = this.row(row.id)!;
       if (current.attempt !== row.attempt || !ACTIVE_STATES.includes(current.state)) return toTask(current);
       if (current.attempt < current.max_attempts) {
@@ -228,7 +271,7 @@ export class TaskStore {
         this.addEvent(row.id, 'failed', row.attempt, row.agent_id, result.summary);
       }
       return toTask(this.row(row.id)!);
-    })();
+    });
   }
 
   /** Active tasks whose lease ran out. */
@@ -247,18 +290,18 @@ export class TaskStore {
 
   /** Operator cancel: final at once; returns whom to tell if an agent was running it. */
   cancel(id: number, by: string): { task: Task; revoked: Revoked } {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.mustMove(id, 'cancelled');
       const revoked: Revoked = ACTIVE_STATES.includes(row.state) && row.agent_id ? { agentId: row.agent_id, taskId: id, attempt: row.attempt } : null;
       this.update(id, { state: 'cancelled', lease_expires_at: null });
       this.addEvent(id, 'cancelled', row.attempt, row.agent_id, `cancelled by ${by}`);
       return { task: toTask(this.row(id)!), revoked };
-    })();
+    });
   }
 
   /** Operator retry of a failed or cancelled task: queued again with a fresh budget of attempts. */
   retry(id: number, by: string): Task {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const row = this.mustMove(id, 'queued');
       if (row.state !== 'failed' && row.state !== 'cancelled') {
         throw new IllegalTransition(id, row.state, 'queued', 'only a failed or cancelled task can be retried');
@@ -267,7 +310,7 @@ export class TaskStore {
       this.update(id, { state: 'queued', agent_id: null, not_before: 0, result: null });
       this.addEvent(id, 'retried', row.attempt, null, `retried by ${by}`);
       return toTask(this.row(id)!);
-    })();
+    });
   }
 
   private row(id: number): TaskRow | undefined {
@@ -290,6 +333,7 @@ export class TaskStore {
       this.updates.set(keys, statement);
     }
     statement.run({ ...fields, updated_at: this.now(), id });
+    if (fields.state) this.changed.add(id);
     if (fields.state && !ACTIVE_STATES.includes(fields.state)) {
       for (const key of this.progressCounts.keys()) if (key.startsWith(`${id}:`)) this.progressCounts.delete(key);
     }

@@ -59,6 +59,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     durationMs: z.number().min(0),
     /** The pushed branch and its head commit, when the task worked in a repository. */
     branch: z.string().max(255).nullable().optional(),
+    /** The branch it was made from (the pull request's base). */
+    base: z.string().max(255).nullable().optional(),
     commit: z.string().regex(/^[0-9a-f]{40}$/).nullable().optional(),
     costUsd: z.number().min(0).nullable().optional(),
     turns: z.int().min(0).nullable().optional(),

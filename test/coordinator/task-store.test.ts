@@ -792,3 +792,27 @@ describe('migrations', () => {
     expect((err as Error).message).toContain(file);
   });
 });
+
+describe('change notifications', () => {
+  it('announces each changed task once, after its transaction commits, and nothing on rollback', () => {
+    const { store } = setup();
+    const seen: Array<[number, string]> = [];
+    store.onChange((t) => seen.push([t.id, t.state]));
+    const t = store.create(spec());
+    expect(seen).toEqual([[t.id, 'queued']]);
+    store.inTransaction(() => {
+      store.assign(t.id, 'backend', 'r', 1000);
+      store.started({ taskId: t.id, attempt: 1 }, 'backend');
+      expect(seen).toHaveLength(1); // not yet committed
+    });
+    expect(seen).toEqual([[t.id, 'queued'], [t.id, 'running']]);
+    expect(() => store.inTransaction(() => {
+      store.cancel(t.id, 'op');
+      throw new Error('roll back');
+    })).toThrow('roll back');
+    expect(store.get(t.id)!.state).toBe('running');
+    expect(seen).toHaveLength(2);
+    store.progress({ taskId: t.id, attempt: 1 }, 'backend', 'no state change');
+    expect(seen).toHaveLength(2);
+  });
+});

@@ -1,0 +1,105 @@
+/** The publisher against a local stand-in for the GitHub REST routes it uses (Octokit through baseUrl). */
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDb } from '../../daemons/coordinator/db.js';
+import { GitHubForge } from '../../daemons/coordinator/github-forge.js';
+import { Publisher } from '../../daemons/coordinator/publisher.js';
+import { TaskStore } from '../../daemons/coordinator/task-store.js';
+import { memoryLogger, onCleanup, tempDir } from '../helpers.js';
+
+const TOKEN = 'ghp_testtoken_0123456789abcdef';
+
+interface Call { method: string; path: string; body: any; auth: string | undefined }
+
+/** Speaks the few REST routes the publisher uses, and records every call. */
+async function githubStandIn(opts: { failFirstPull?: boolean } = {}) {
+  const calls: Call[] = [];
+  const comments = new Map<number, string>();
+  let failPull = opts.failFirstPull ?? false;
+  const app = express();
+  app.use(express.json());
+  app.use((req, _res, next) => { calls.push({ method: req.method, path: req.path, body: req.body, auth: req.headers.authorization }); next(); });
+  app.post('/repos/:owner/:repo/issues/:n/comments', (req, res) => {
+    const id = 1000 + comments.size;
+    comments.set(id, req.body.body);
+    res.status(201).json({ id, body: req.body.body });
+  });
+  app.patch('/repos/:owner/:repo/issues/comments/:id', (req, res) => {
+    comments.set(Number(req.params.id), req.body.body);
+    res.json({ id: Number(req.params.id), body: req.body.body });
+  });
+  app.post('/repos/:owner/:repo/issues/:n/labels', (req, res) => { res.json(req.body.labels.map((name: string) => ({ name }))); });
+  app.delete('/repos/:owner/:repo/issues/:n/labels/:name', (_req, res) => { res.status(404).json({ message: 'Label does not exist' }); });
+  app.post('/repos/:owner/:repo/pulls', (req, res) => {
+    if (failPull) {
+      failPull = false;
+      res.status(502).json({ message: 'Server Error' });
+      return;
+    }
+    res.status(201).json({ number: 7, html_url: `https://github.example/${req.params.owner}/${req.params.repo}/pull/7`, ...req.body });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  onCleanup(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, comments };
+}
+
+async function setup(opts: { failFirstPull?: boolean } = {}) {
+  const gh = await githubStandIn(opts);
+  const db = openDb(join(tempDir(), 'db.sqlite'));
+  onCleanup(() => { db.close(); });
+  const store = new TaskStore(db, { maxAttempts: 2, retryBackoffMs: 0 });
+  const { log, lines } = memoryLogger([TOKEN]);
+  const publisher = new Publisher(store, new GitHubForge({ token: TOKEN, baseUrl: gh.url, log, retryAfterBaseValue: 10, writeSpacingMs: 0 }), log);
+  const task = store.create({ title: 'Add a /health endpoint', body: 'please', labels: ['ccc'], repo: 'acme/web', source: 'github', issueNumber: 12, specialty: 'backend', specialtyReason: 'keywords endpoint → backend' });
+  return { gh, store, publisher, task, lines };
+}
+
+describe('publisher (GitHub through Octokit)', () => {
+  it('keeps one tracking comment up to date, moves the status label, and opens the pull request with Closes #N', async () => {
+    const { gh, store, publisher, task, lines } = await setup({ failFirstPull: true });
+    store.assign(task.id, 'backend', 'backend has backend', 10_000);
+    store.started({ taskId: task.id, attempt: 1 }, 'backend');
+    await publisher.idle();
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', {
+      outcome: 'succeeded', retryable: false, summary: 'Added GET /health.', exitCode: 0, durationMs: 900,
+      branch: 'ccc/12-add-a-health-endpoint', base: 'main', commit: 'a'.repeat(40), costUsd: 0.0123, turns: 3, sessionId: 's',
+    });
+    await publisher.idle();
+
+    const created = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/issues/12/comments'));
+    expect(created).toHaveLength(1); // one tracking comment, edited afterwards
+    expect(gh.calls.filter((c) => c.method === 'PATCH').length).toBeGreaterThanOrEqual(1);
+    const final = [...gh.comments.values()][0]!;
+    expect(final).toContain('Done: pull request #7');
+    expect(final).toContain('3 turns · $0.0123');
+
+    const pulls = gh.calls.filter((c) => c.path === '/repos/acme/web/pulls');
+    expect(pulls).toHaveLength(2); // the 502 was retried by Octokit's retry plugin
+    expect(pulls[1]!.body).toMatchObject({ head: 'ccc/12-add-a-health-endpoint', base: 'main', title: 'Add a /health endpoint' });
+    expect(pulls[1]!.body.body).toMatch(/^Closes #12\n/);
+    expect(store.get(task.id)!.pullRequest).toEqual({ number: 7, url: 'https://github.example/acme/web/pull/7' });
+
+    const added = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/labels')).map((c) => c.body.labels[0]);
+    expect(added.at(-1)).toBe('ccc:done');
+    expect(added).toContain('ccc:running');
+    expect(gh.calls.every((c) => c.auth === `token ${TOKEN}`)).toBe(true);
+    expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('reports a failure with its reason and the last lines of output', async () => {
+    const { gh, store, publisher, task } = await setup();
+    store.assign(task.id, 'backend', 'r', 10_000);
+    store.progress({ taskId: task.id, attempt: 1 }, 'backend', 'tool Bash: npm test');
+    store.progress({ taskId: task.id, attempt: 1 }, 'backend', '3 tests failed');
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', { outcome: 'failed', retryable: false, summary: 'reached the turn limit (30 turns)', exitCode: 1, durationMs: 5 });
+    await publisher.idle();
+    const final = [...gh.comments.values()][0]!;
+    expect(final).toContain('Failed (attempt 1 of 2): reached the turn limit');
+    expect(final).toContain('tool Bash: npm test\n3 tests failed');
+    expect(gh.calls.filter((c) => c.path.endsWith('/labels')).at(-1)!.body.labels).toEqual(['ccc:failed']);
+    expect(gh.calls.some((c) => c.path.endsWith('/pulls'))).toBe(false);
+  });
+});
