@@ -14,9 +14,9 @@ const FILES: Record<string, string> = {
   'deploy/compose.yml': 'services:\n  app:\n    build: .\n',
 };
 
-/** Creates `<forgeRoot>/demo/app.git` with one commit on main, unless it exists. Returns its path. */
-export function ensureDemoRepo(forgeRoot: string): string {
-  const bare = join(forgeRoot, `${DEMO_REPO}.git`);
+/** Creates `<forgeRoot>/<repo>.git` (demo/app by default) with one commit on main, unless it exists. Returns its path. */
+export function ensureDemoRepo(forgeRoot: string, repo = DEMO_REPO): string {
+  const bare = join(forgeRoot, `${repo}.git`);
   if (existsSync(join(bare, 'HEAD'))) return bare;
   mkdirSync(dirname(bare), { recursive: true });
   const git = (args: string[], cwd?: string) => execFileSync('git', args, {

@@ -11,7 +11,13 @@ import { createInterface } from 'node:readline';
 import { readCluster, type Env } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
 import { packageRoot } from '../shared/package-root.js';
+import { createLogger } from '../shared/log.js';
+import { startModelServer, type ModelServer } from '../rehearsal/model-server.js';
+import { ensureDemoRepo } from './demo-repo.js';
 import { loadOrCreateSecrets } from './secrets-file.js';
+
+/** What the rehearsal model accepts as a key; never a real credential. */
+export const REHEARSAL_API_KEY = 'rehearsal-key-not-a-secret';
 
 export interface LocalClusterOptions {
   configFile: string;
@@ -21,8 +27,17 @@ export interface LocalClusterOptions {
   port: number;
   /** Extra environment for every node (e.g. CCC_LOG_LEVEL). */
   env?: Env;
+  /** Extra environment for the coordinator only (CCC_GITHUB_TOKEN, CCC_WEBHOOK_SECRET …). */
+  coordinatorEnv?: Env;
+  /** Extra environment for the agents only; wins over the rehearsal defaults (e.g. CCC_GIT_URL_TEMPLATE). */
+  agentEnv?: Env;
   onProgress?: (line: string) => void;
   readyTimeoutMs?: number;
+  /**
+   * 'rehearsal' (default): agents' Claude Code CLI talks to the rehearsal model, started here;
+   * 'anthropic': to the real API with the ANTHROPIC_API_KEY of `env`.
+   */
+  model?: 'rehearsal' | 'anthropic';
 }
 
 export interface Node {
@@ -38,6 +53,10 @@ export interface Node {
 
 export interface LocalCluster {
   url: string;
+  /** The rehearsal model's URL, when it runs. */
+  modelUrl: string | undefined;
+  /** Directory of the local forge's bare repositories (demo/app.git …). */
+  forgeRoot: string;
   adminToken: string;
   secretsFile: string;
   nodes: Node[];
@@ -62,23 +81,37 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   mkdirSync(logDir, { recursive: true });
   const baseEnv: Env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, TZ: process.env.TZ, ...opts.env, ...secrets, CCC_CONFIG: opts.configFile };
   const nodes: Node[] = [];
-  const stop = () => stopNodes(nodes);
+  const forgeRoot = join(opts.dataDir, 'coordinator', 'forge');
+  ensureDemoRepo(forgeRoot);
+  let model: ModelServer | undefined;
+  const stop = async () => {
+    await stopNodes(nodes);
+    await model?.close();
+  };
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
 
   try {
     const host = loopbackFor(cluster.coordinator.ip);
     progress(`starting coordinator on ${host}:${opts.port || '(any free port)'}`);
     const coordinator = spawnNode('coordinator', host, ['coordinator'], {
-      ...baseEnv, CCC_LISTEN: `${host}:${opts.port}`, CCC_DATA_DIR: join(opts.dataDir, 'coordinator'),
+      ...baseEnv, ...opts.coordinatorEnv, CCC_LISTEN: `${host}:${opts.port}`, CCC_DATA_DIR: join(opts.dataDir, 'coordinator'),
     }, logDir);
     nodes.push(coordinator);
     const url = await waitForLine(coordinator, (l) => (l.msg === 'coordinator listening' ? String(l.url) : undefined), timeoutMs);
     progress(`coordinator listening at ${url}`);
 
+    const agentEnv: Env = { CCC_GIT_URL_TEMPLATE: `file://${forgeRoot}/{owner}/{repo}.git` };
+    if ((opts.model ?? 'rehearsal') === 'rehearsal') {
+      model = await startModelServer({ host, port: 0, log: createLogger({ level: 'warn', name: 'rehearsal-model', secrets: [] }) });
+      Object.assign(agentEnv, { CCC_ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: REHEARSAL_API_KEY });
+      progress(`rehearsal model (scripted Messages API) at ${model.url}`);
+    }
     for (const agent of cluster.agents) {
       const address = loopbackFor(agent.ip);
       nodes.push(spawnNode(agent.name, address, ['agent'], {
         ...baseEnv,
+        ...agentEnv,
+        ...opts.agentEnv, // what the caller sets explicitly wins over the rehearsal defaults
         CCC_AGENT_ID: agent.name,
         CCC_COORDINATOR_URL: url,
         CCC_DATA_DIR: join(opts.dataDir, `agent-${agent.name}`),
@@ -98,7 +131,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       if (i === 0) await waitForLine(node, (l) => (l.msg === 'coordinator listening' ? true : undefined), timeoutMs);
       return node;
     };
-    return { url, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, restart, stop };
+    return { url, modelUrl: model?.url, forgeRoot, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, restart, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { CccError } from '../shared/errors.js';
 import { version } from '../shared/version.js';
 import { runAgent, runCoordinator } from './daemons.js';
+import { runRehearsalModel } from './rehearsal-model.js';
 import { runUp } from './up.js';
 
 const env = process.env;
@@ -25,6 +26,11 @@ async function main(argv: string[]): Promise<void> {
     .command('agent', 'run an agent daemon (what ccc-agent.service runs)', (y) =>
       y.example('CCC_AGENT_ID=backend CCC_AGENT_TOKEN=… $0 agent', 'connect to the coordinator of cluster.yml'),
     () => runAgent(env))
+    .command('rehearsal-model', 'run the scripted Messages API the claude CLI can use without an Anthropic key', (y) =>
+      y.option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
+        .option('port', { type: 'number', default: 0, describe: 'port (0 picks a free one)' })
+        .example('$0 rehearsal-model --port 9000', 'then ANTHROPIC_BASE_URL=http://127.0.0.1:9000 ANTHROPIC_API_KEY=dummy claude -p …'),
+    (args) => runRehearsalModel({ host: args.host, port: args.port, env }))
     .fail((message, err) => {
       if (err) throw err;
       process.stderr.write(`ccc: ${message}\n`);

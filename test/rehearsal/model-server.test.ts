@@ -1,5 +1,6 @@
-/** The rehearsal model over raw HTTP on 127.0.0.1: SSE order and JSON, plain messages, errors, count_tokens, hang and close. */
+/** The rehearsal model over raw HTTP on 127.0.0.1: SSE order and JSON, plain messages, errors, count_tokens, hang and close; its env knobs. */
 import { describe, expect, it } from 'vitest';
+import { rehearsalKnobsFromEnv } from '../../daemons/cli/rehearsal-model.js';
 import { startModelServer, type ModelServerOptions } from '../../daemons/rehearsal/model-server.js';
 import type { Fault } from '../../daemons/rehearsal/prompt.js';
 import { eventually, memoryLogger, onCleanup } from '../helpers.js';
@@ -179,5 +180,14 @@ describe('rehearsal model server', () => {
     expect(turn3.stop_reason).toBe('end_turn');
     expect(turn3.content[0].text).toContain('?? server/');
     expect(s.stats.requests).toBe(3);
+  });
+});
+
+describe('rehearsalKnobsFromEnv (ccc rehearsal-model)', () => {
+  it('reads the server-wide knobs and refuses bad values with the valid ones', () => {
+    expect(rehearsalKnobsFromEnv({})).toEqual({ fault: undefined, latencyMs: undefined });
+    expect(rehearsalKnobsFromEnv({ CCC_REHEARSAL_FAULT: 'hang', CCC_REHEARSAL_LATENCY_MS: '20' })).toEqual({ fault: 'hang', latencyMs: 20 });
+    expect(() => rehearsalKnobsFromEnv({ CCC_REHEARSAL_FAULT: 'slow' })).toThrow(/use one of 401, 500, overloaded, hang, max-turns/);
+    expect(() => rehearsalKnobsFromEnv({ CCC_REHEARSAL_LATENCY_MS: '-1' })).toThrow(/from 0 to 600000/);
   });
 });
