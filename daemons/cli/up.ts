@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { defaultConfigFile, type Env } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
 import { packageRoot } from '../shared/package-root.js';
+import { DEMO_REPO } from './demo-repo.js';
 import { startLocalCluster } from './local-cluster.js';
 
 export interface UpOptions {
@@ -29,13 +30,16 @@ export async function runUp({ port, env }: UpOptions): Promise<void> {
   process.stdout.write(`
   API          ${cluster.url}/api/v1
   admin token  CCC_ADMIN_TOKEN in ${cluster.secretsFile}
+  model        ${cluster.modelUrl ? `rehearsal model at ${cluster.modelUrl} (scripted; no Anthropic key used)` : 'the Anthropic API (ANTHROPIC_API_KEY)'}
+  forge        ${cluster.forgeRoot}/ (repository ${DEMO_REPO}; pull requests at ${cluster.url}/api/v1/forge/pulls)
   logs         ${join(dataDir, 'logs')}/
 
   Try:
     set -a; . ${cluster.secretsFile}; set +a
     curl -s -H "Authorization: Bearer $CCC_ADMIN_TOKEN" ${cluster.url}/api/v1/agents
     curl -s -H "Authorization: Bearer $CCC_ADMIN_TOKEN" -H 'Content-Type: application/json' \\
-      -d '{"title":"Add a health endpoint to the API","labels":["ccc:backend"]}' ${cluster.url}/api/v1/tasks
+      -d '{"title":"Add a health endpoint to the API","repo":"${DEMO_REPO}","labels":["ccc:backend"]}' ${cluster.url}/api/v1/tasks
+    curl -s -H "Authorization: Bearer $CCC_ADMIN_TOKEN" ${cluster.url}/api/v1/forge/pulls
 
   Ctrl-C stops every node; state is kept in ${dataDir} for the next ccc up.
 `);
