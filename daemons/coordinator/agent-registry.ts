@@ -40,6 +40,24 @@ interface AgentRow {
 export class AgentRegistry {
   readonly connected = new Map<string, Connection>();
   private readonly adminDraining = new Set<string>();
+  private readonly listeners: Array<() => void> = [];
+
+  /** Calls `listener` whenever an agent connects, disconnects or starts or stops draining. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** The agent said it is draining (it got SIGTERM). */
+  markSelfDraining(id: string): void {
+    const conn = this.connected.get(id);
+    if (!conn) return;
+    conn.selfDraining = true;
+    this.changed();
+  }
 
   constructor(private readonly db: Db, private readonly now: () => number = Date.now) {
     for (const r of db.prepare<[], { id: string }>('SELECT id FROM agents WHERE admin_draining = 1').all()) this.adminDraining.add(r.id);
@@ -58,6 +76,7 @@ export class AgentRegistry {
       id: hello.agentId, socket, capacity: hello.capacity, specialties: hello.specialties,
       selfDraining: false, lastSeenAt: now, idleSince: now,
     });
+    this.changed();
     return previous;
   }
 
@@ -67,6 +86,7 @@ export class AgentRegistry {
     if (!conn || conn.socket !== socket) return false;
     this.connected.delete(id);
     this.db.prepare('UPDATE agents SET last_seen_at = ? WHERE id = ?').run(conn.lastSeenAt, id);
+    this.changed();
     return true;
   }
 
@@ -80,6 +100,7 @@ export class AgentRegistry {
     if (changes === 0) throw new CccError(`agent ${id} has never registered; \`ccc agents\` lists the known agents`, 'not_found');
     if (draining) this.adminDraining.add(id);
     else this.adminDraining.delete(id);
+    this.changed();
   }
 
   isDraining(id: string): boolean {

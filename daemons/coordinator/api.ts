@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { bearerToken, tokenMatches } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import type { AgentRegistry } from './agent-registry.js';
+import type { LiveStream } from './live-stream.js';
 import type { LocalForge } from './local-forge.js';
 import { taskSpecialty, type SpecialtyPolicy } from './new-task.js';
 import { HttpError } from './http-error.js';
@@ -35,6 +36,7 @@ export interface ApiDeps {
   adminToken: string;
   specialties: SpecialtyPolicy;
   localForge: LocalForge;
+  live: LiveStream;
   log: Logger;
 }
 
@@ -92,6 +94,8 @@ export function apiRouter(deps: ApiDeps): Router {
     scheduler.schedule();
     res.json({ task });
   });
+
+  router.get('/events', deps.live.handler());
 
   router.get('/forge/pulls', (_req, res) => {
     res.json({ pulls: deps.localForge.pulls() });

@@ -138,12 +138,10 @@ export class AgentHub {
       case 'heartbeat':
         this.store.renewLeases(agentId, this.opts.leaseMs);
         return;
-      case 'draining': {
-        const conn = this.registry.connected.get(agentId);
-        if (conn) conn.selfDraining = true;
+      case 'draining':
+        this.registry.markSelfDraining(agentId);
         this.opts.log.info({ agentId }, 'agent is draining');
         return;
-      }
       case 'task.started':
         if (!this.store.started(msg, agentId) && !this.store.fenced(msg, agentId)) {
           this.stale(agentId, msg);

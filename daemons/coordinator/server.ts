@@ -17,6 +17,7 @@ import { TaskStore } from './task-store.js';
 import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
+import { LiveStream } from './live-stream.js';
 import { githubWebhooks } from './webhooks.js';
 import { specialtyPolicy } from './new-task.js';
 
@@ -28,6 +29,7 @@ export interface RunningCoordinator {
   hub: AgentHub;
   scheduler: Scheduler;
   publisher: Publisher;
+  live: LiveStream;
   localForge: LocalForge;
   close(): Promise<void>;
 }
@@ -54,6 +56,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), () => url);
   const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
   const publisher = new Publisher(store, forge, log);
+  const live = new LiveStream(store, registry);
 
   const app = express();
   app.disable('x-powered-by');
@@ -63,7 +66,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, registry, scheduler, adminToken, log, localForge, specialties: specialtyPolicy(settings),
+    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings),
   }));
   app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }));
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
@@ -84,9 +87,10 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
-    url, server, store, hub, scheduler, publisher, localForge,
+    url, server, store, hub, scheduler, publisher, localForge, live,
     async close() {
       scheduler.stop();
+      live.close();
       await publisher.idle();
       await hub.close();
       server.closeAllConnections();

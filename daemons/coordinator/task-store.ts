@@ -28,6 +28,9 @@ export interface StorePolicy {
   retryBackoffMs: number;
 }
 
+/** A task event together with the task it belongs to, as the live stream sends it. */
+export type TaskEventOf = TaskEvent & { taskId: number };
+
 /** The agent to tell when a task it runs is taken from it. */
 export type Revoked = { agentId: string; taskId: number; attempt: number } | null;
 
@@ -43,8 +46,10 @@ export class TaskStore {
   private readonly updates = new Map<string, Statement>();
   private readonly progressCounts = new Map<string, number>();
   private readonly listeners: Array<(task: Task) => void> = [];
-  /** Tasks changed in the transaction under way, announced once it commits. */
+  /** Tasks changed and events added in the transaction under way, announced once it commits. */
   private readonly changed = new Set<number>();
+  private readonly newEvents: TaskEventOf[] = [];
+  private readonly eventListeners: Array<(event: TaskEventOf) => void> = [];
 
   constructor(
     private readonly db: Db,
@@ -77,6 +82,11 @@ export class TaskStore {
     return this.tx(fn);
   }
 
+  /** Calls `listener` with each event added to any task's history (progress included), once committed. */
+  onEvent(listener: (event: TaskEventOf) => void): void {
+    this.eventListeners.push(listener);
+  }
+
   /** Calls `listener` with each task whose state changed, after the change is committed. */
   onChange(listener: (task: Task) => void): void {
     this.listeners.push(listener);
@@ -87,17 +97,13 @@ export class TaskStore {
     try {
       value = this.db.transaction(fn)();
     } catch (err) {
-      if (!this.db.inTransaction) this.changed.clear();
+      if (!this.db.inTransaction) {
+        this.changed.clear();
+        this.newEvents.length = 0;
+      }
       throw err;
     }
-    if (!this.db.inTransaction && this.changed.size > 0) {
-      const ids = [...this.changed];
-      this.changed.clear();
-      for (const id of ids) {
-        const task = this.get(id);
-        if (task) for (const listener of this.listeners) listener(task);
-      }
-    }
+    if (!this.db.inTransaction) this.flush();
     return value;
   }
 
@@ -340,7 +346,22 @@ export class TaskStore {
   }
 
   private addEvent(taskId: number, kind: string, attempt: number, agentId: string | null, message: string): void {
-    this.stmt.event.run(taskId, this.now(), kind, attempt, agentId, message);
+    const at = this.now();
+    const { lastInsertRowid } = this.stmt.event.run(taskId, at, kind, attempt, agentId, message);
+    this.newEvents.push({ taskId, id: Number(lastInsertRowid), at: new Date(at).toISOString(), kind, attempt, agentId, message });
+    if (!this.db.inTransaction) this.flush();
+  }
+
+  /** Announces what the finished transaction changed: events first, then each changed task once. */
+  private flush(): void {
+    const events = this.newEvents.splice(0);
+    for (const event of events) for (const listener of this.eventListeners) listener(event);
+    const ids = [...this.changed];
+    this.changed.clear();
+    for (const id of ids) {
+      const task = this.get(id);
+      if (task) for (const listener of this.listeners) listener(task);
+    }
   }
 }
 
