@@ -18,6 +18,7 @@ import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
 import { LiveStream } from './live-stream.js';
+import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
 import { specialtyPolicy } from './new-task.js';
 
@@ -57,6 +58,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
   const publisher = new Publisher(store, forge, log);
   const live = new LiveStream(store, registry);
+  const metrics = new Metrics({ db, store, registry, hub });
 
   const app = express();
   app.disable('x-powered-by');
@@ -68,7 +70,8 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   app.use('/api/v1', apiRouter({
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings),
   }));
-  app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }));
+  app.get('/metrics', metrics.handler());
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, db, store, scheduler, log }));
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
 

@@ -123,6 +123,8 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
     if (!reply.duplicate && intent.kind === 'pong' && intent.missingEvents.length > 0) {
       log.warn({ delivery, missingEvents: intent.missingEvents }, 'the GitHub webhook does not send every event the coordinator needs: tick "Issues" and "Issue comments" in its settings');
     }
+    // For the deliveries metric: what was done, without the free-text reason.
+    res.locals.outcome = reply.duplicate ? 'duplicate' : reply.outcome.split(':')[0];
     res.status(reply.status).json(reply.body);
   });
   return router;
