@@ -3,15 +3,18 @@ import { join } from 'node:path';
 import { defaultConfigFile, type Env } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
 import { packageRoot } from '../shared/package-root.js';
+import { runDemo } from './demo.js';
 import { DEMO_REPO } from './demo-repo.js';
 import { startLocalCluster } from './local-cluster.js';
 
 export interface UpOptions {
   port: number;
   env: Env;
+  /** Submit one sample issue per specialty, follow them to their pull requests, then stop. */
+  demo?: boolean;
 }
 
-export async function runUp({ port, env }: UpOptions): Promise<void> {
+export async function runUp({ port, env, demo }: UpOptions): Promise<void> {
   const configFile = env.CCC_CONFIG || defaultConfigFile;
   const dataDir = env.CCC_DATA_DIR || join(packageRoot, '.ccc', 'up');
   const say = (line: string) => process.stdout.write(`ccc up: ${line}\n`);
@@ -43,6 +46,25 @@ export async function runUp({ port, env }: UpOptions): Promise<void> {
 
   Ctrl-C stops every node; state is kept in ${dataDir} for the next ccc up.
 `);
+  if (demo) {
+    const ok = await runDemo(cluster.url, cluster.adminToken, say).then(
+      (tasks) => {
+        process.stdout.write('\n');
+        for (const t of tasks) {
+          const what = t.pullRequest ? `pull request #${t.pullRequest.number}  ${t.pullRequest.url}` : `${t.state}: ${t.result?.summary ?? ''}`;
+          process.stdout.write(`  ${t.specialty.padEnd(9)} ${t.agentId?.padEnd(9) ?? '-'.padEnd(9)} ${what}\n`);
+        }
+        process.stdout.write('\n');
+        return tasks.every((t) => t.pullRequest);
+      },
+      (err: Error) => { say(`demo failed: ${err.message}`); return false; },
+    );
+    say(ok ? 'demo: four pull requests on the local forge' : 'demo: not every task ended in a pull request; see the logs');
+    await cluster.stop();
+    say('stopped');
+    process.exitCode = ok ? 0 : 1;
+    return;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       say('stopping: agents drain first, then the coordinator');
