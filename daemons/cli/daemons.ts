@@ -8,7 +8,7 @@ import { Agent } from '../agent/agent.js';
 import { createExecutor } from '../agent/executor-factory.js';
 
 function loggerFor(settings: Settings, name: string): Logger {
-  return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings) });
+  return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings), pretty: process.stdout.isTTY === true });
 }
 
 /** Runs `stop` on the first SIGTERM/SIGINT, exits at once on the second. */

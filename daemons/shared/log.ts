@@ -1,9 +1,10 @@
 /**
- * pino JSON logs to stdout (journald takes them from there), with every
+ * pino JSON logs to stdout (journald takes them from there; a terminal gets pretty lines), with every
  * secret removed twice over: known fields by path, and any configured secret
  * value wherever it appears in a line (error messages, URLs, free text).
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -19,6 +20,8 @@ export interface LogOptions {
   /** Values that must never appear in a log line (tokens, secrets). */
   secrets: Array<string | undefined>;
   destination?: DestinationStream;
+  /** Human-readable lines (a terminal); JSON otherwise (journald, files). */
+  pretty?: boolean;
 }
 
 /** Replaces every occurrence of each secret in `text`, longest first so no secret's tail survives. */
@@ -28,7 +31,7 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-export function createLogger({ level, name, secrets, destination }: LogOptions): Logger {
+export function createLogger({ level, name, secrets, destination, pretty }: LogOptions): Logger {
   const values = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8);
   return pino(
     {
@@ -37,6 +40,8 @@ export function createLogger({ level, name, secrets, destination }: LogOptions):
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       hooks: values.length > 0 ? { streamWrite: (line) => scrubSecrets(line, values) } : {},
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    pretty
+      ? pinoPretty({ colorize: !destination, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', ...(destination ? { destination } : {}) })
+      : destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }

@@ -149,3 +149,19 @@ describe('scrubSecrets', () => {
     }
   });
 });
+
+describe('pretty logs on a terminal', () => {
+  it('scrub secrets before pino-pretty formats the line', async () => {
+    const { createLogger } = await import('../../daemons/shared/log.js');
+    const { Writable } = await import('node:stream');
+    const chunks: string[] = [];
+    const destination = new Writable({ write(c, _e, cb) { chunks.push(String(c)); cb(); } });
+    const log = createLogger({ level: 'info', name: 't', secrets: ['pretty-secret-0123456789'], pretty: true, destination });
+    log.info({ detail: 'with pretty-secret-0123456789 inside' }, 'hello pretty-secret-0123456789');
+    await new Promise((r) => setTimeout(r, 50));
+    const out = chunks.join('');
+    expect(out).toContain('with [redacted] inside');
+    expect(out).toContain('hello [redacted]');
+    expect(out).not.toContain('pretty-secret-0123456789');
+  });
+});
