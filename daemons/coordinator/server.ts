@@ -9,6 +9,7 @@ import { CccError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { AgentRegistry } from './agent-registry.js';
 import { apiRouter } from './api.js';
+import { dashboardRouter } from './dashboard.js';
 import { openDb } from './db.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { AgentHub } from './hub.js';
@@ -72,6 +73,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   }));
   app.get('/metrics', metrics.handler());
   app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, db, store, scheduler, log }));
+  app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
 
