@@ -134,6 +134,7 @@ export class TaskStore {
   /** Remembers the pull request opened for a task (not a state change). */
   setPullRequest(id: number, pr: PullRequestRef): void {
     this.db.prepare('UPDATE tasks SET pull_request = ? WHERE id = ?').run(JSON.stringify(pr), id);
+    this.changed.add(id); // not a state change, but watchers want the link
     this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
   }
 
