@@ -1,9 +1,14 @@
-/** `ccc coordinator` and `ccc agent`: the daemons as systemd (or `ccc up`) runs them, with signal handling. */
+/**
+ * `ccc coordinator` and `ccc agent`: the daemons as systemd (or `ccc up`) runs them, with signal
+ * handling and sd_notify (READY/STATUS/WATCHDOG/STOPPING; a no-op outside systemd).
+ */
 import { hostname } from 'node:os';
 import { agentNode, loadSettings, requireSecret, secretValues, type Env, type Settings } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { createNotifier, type Notifier } from '../shared/notify.js';
 import { version } from '../shared/version.js';
-import { startCoordinator } from '../coordinator/server.js';
+import type { AgentRegistry } from '../coordinator/agent-registry.js';
+import { startCoordinator, type RunningCoordinator } from '../coordinator/server.js';
 import { Agent } from '../agent/agent.js';
 import { createExecutor } from '../agent/executor-factory.js';
 
@@ -11,8 +16,8 @@ function loggerFor(settings: Settings, name: string): Logger {
   return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings), pretty: process.stdout.isTTY === true });
 }
 
-/** Runs `stop` on the first SIGTERM/SIGINT, exits at once on the second. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+/** Runs `stop` on the first SIGTERM/SIGINT (after telling systemd STOPPING=1), exits at once on the second. */
+function onShutdown(log: Logger, notify: Notifier, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -21,9 +26,11 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
+    notify.stopping(`stopping (${signal})`);
+    const exit = (code: number) => notify.close().then(() => { log.flush(); process.exit(code); });
     stop().then(
-      () => { log.flush(); process.exit(0); },
-      (err: unknown) => { log.error({ err }, 'shutdown failed'); log.flush(); process.exit(1); },
+      () => exit(0),
+      (err: unknown) => { log.error({ err }, 'shutdown failed'); return exit(1); },
     );
   };
   process.on('SIGTERM', handler);
@@ -33,8 +40,31 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 export async function runCoordinator(env: Env): Promise<void> {
   const settings = loadSettings(env, 'coordinator');
   const log = loggerFor(settings, 'ccc-coordinator');
+  const notify = createNotifier({ env, log });
   const coordinator = await startCoordinator(settings, log);
-  onShutdown(log, () => coordinator.close());
+  const status = coordinatorStatus(coordinator);
+  notify.ready(status());
+  coordinator.store.onChange(() => notify.status(status()));
+  registryOf(coordinator).onChange(() => notify.status(status()));
+  onShutdown(log, notify, () => coordinator.close());
+}
+
+/** `listening on 0.0.0.0:8080 · 4 agents online · 1 queued · 2 running`, for STATUS=. */
+function coordinatorStatus(c: RunningCoordinator): () => string {
+  const where = new URL(c.url).host;
+  const count = (state: 'queued' | 'running') => {
+    const n = c.store.list({ state, limit: 1000 }).length;
+    return n >= 1000 ? '1000+' : String(n);
+  };
+  return () => {
+    const agents = registryOf(c).connected.size;
+    return `listening on ${where} · ${agents} agent${agents === 1 ? '' : 's'} online · ${count('queued')} queued · ${count('running')} running`;
+  };
+}
+
+/** The hub's agent registry: RunningCoordinator does not expose it, and its change events drive STATUS=. */
+function registryOf(c: RunningCoordinator): AgentRegistry {
+  return (c.hub as unknown as { registry: AgentRegistry }).registry;
 }
 
 export async function runAgent(env: Env): Promise<void> {
@@ -42,8 +72,10 @@ export async function runAgent(env: Env): Promise<void> {
   const node = agentNode(settings);
   const token = requireSecret(settings, 'agentToken', 'CCC_AGENT_TOKEN');
   const log = loggerFor(settings, 'ccc-agent').child({ agentId: node.name });
+  const notify = createNotifier({ env, log });
   const { drainTimeoutSeconds } = settings.cluster.agent;
-  const agent = new Agent({
+  let ready = false;
+  const agent: Agent = new Agent({
     coordinatorUrl: settings.coordinatorUrl,
     token,
     id: node.name,
@@ -56,10 +88,20 @@ export async function runAgent(env: Env): Promise<void> {
     drainTimeoutMs: drainTimeoutSeconds * 1000,
     sourceAddress: settings.agentSourceAddress,
     log,
+    // READY=1 once registered (the first "connected to …"), STATUS= on every change after that.
+    onStatus: (status) => {
+      if (!ready && agent.connected) {
+        ready = true;
+        notify.ready(status);
+      } else {
+        notify.status(status);
+      }
+    },
   });
   log.info({ coordinator: settings.coordinatorUrl, specialties: node.specialties, capacity: node.capacity, dataDir: settings.dataDir }, 'agent starting');
   agent.start();
-  onShutdown(log, async () => {
+  notify.status(agent.status());
+  onShutdown(log, notify, async () => {
     await agent.drain();
     await agent.stop();
   });
