@@ -21,6 +21,7 @@ import { Publisher } from './publisher.js';
 import { LiveStream } from './live-stream.js';
 import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
+import { gitHttp } from './git-http.js';
 import { specialtyPolicy } from './new-task.js';
 
 export interface RunningCoordinator {
@@ -73,6 +74,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   }));
   app.get('/metrics', metrics.handler());
   app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, db, store, scheduler, log }));
+  app.use('/git', gitHttp({ root: localForge.root, token: agentToken, log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
