@@ -48,6 +48,8 @@ export class Agent {
   private reconnects = 0;
   /** When the coordinator last said anything (a frame or a pong). */
   private lastHeard = 0;
+  /** When the last heartbeat tick ran (or the welcome came), to tell how late the next one is. */
+  private lastBeat = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -171,7 +173,8 @@ export class Agent {
         this.reconnects = 0;
         for (const ref of msg.cancel) this.forget(ref, 'the coordinator reassigned it while this agent was away');
         clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs), msg.heartbeatMs);
+        this.lastBeat = Date.now();
+        this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs, msg.heartbeatMs), msg.heartbeatMs);
         if (this.draining) this.send({ type: 'draining' });
         for (const report of this.unacked.values()) this.send(report);
         this.opts.log.info({ coordinator: this.opts.coordinatorUrl, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
@@ -194,12 +197,21 @@ export class Agent {
     }
   }
 
-  /** Sends a heartbeat and a ping; a coordinator silent for a whole lease is taken for gone. */
-  private beat(leaseMs: number): void {
+  /**
+   * Sends a heartbeat and a ping; a coordinator silent for a whole lease is taken for gone. The time
+   * this tick ran late is time this process was paused or blocked (SIGSTOP, a suspended VM, a busy
+   * event loop): that silence is the agent's own, not the coordinator's, and the coordinator's frames
+   * may be waiting unread in the socket (timers run before I/O), so it does not count.
+   */
+  private beat(leaseMs: number, heartbeatMs: number): void {
     const ws = this.socket;
     if (!ws) return;
-    if (Date.now() - this.lastHeard > leaseMs) {
-      this.opts.log.warn({ silentMs: Date.now() - this.lastHeard }, 'the coordinator has been silent for a whole lease; reconnecting');
+    const now = Date.now();
+    const late = Math.max(0, now - this.lastBeat - heartbeatMs);
+    this.lastBeat = now;
+    const silentMs = now - this.lastHeard - late;
+    if (silentMs > leaseMs) {
+      this.opts.log.warn({ silentMs }, 'the coordinator has been silent for a whole lease; reconnecting');
       ws.terminate();
       return;
     }

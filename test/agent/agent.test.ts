@@ -176,6 +176,32 @@ describe('agent', () => {
     expect(lines.join('\n')).toContain('silent for a whole lease');
   });
 
+  it('after its own pause, reads what the coordinator sent before judging it silent (the assignment is not thrown away)', async () => {
+    const dir = tempDir();
+    const wss = await fakeCoordinator();
+    let connections = 0;
+    const received: Array<{ type: string; taskId?: number }> = [];
+    wss.on('connection', (ws) => {
+      connections++;
+      let heartbeats = 0;
+      ws.on('message', (d) => {
+        const msg = JSON.parse(String(d)) as { type: string; taskId?: number };
+        received.push(msg);
+        if (msg.type === 'hello') ws.send(JSON.stringify({ type: 'welcome', protocol: 1, heartbeatMs: 100, leaseMs: 300, cancel: [] }));
+        if (msg.type !== 'heartbeat' || ++heartbeats !== 3) return;
+        ws.send(JSON.stringify({ type: 'task.assign', taskId: 1, attempt: 1, task: { title: 'after a pause', body: 'ccc-demo: sleep=30', labels: [], repo: null, issueNumber: null, specialty: 'backend' } }));
+        // The whole process stops for longer than the lease (as under SIGSTOP), with the assignment in the agent's socket.
+        const until = Date.now() + 700;
+        while (Date.now() < until) { /* paused */ }
+      });
+    });
+    const { lines } = startAgent(urlOf(wss), dir);
+    await eventually(() => received.some((m) => m.type === 'task.result' && m.taskId === 1), 10_000, 'the assigned task to run');
+    expect(received.some((m) => m.type === 'task.started' && m.taskId === 1)).toBe(true);
+    expect(connections).toBe(1);
+    expect(lines.join('\n')).not.toContain('silent for a whole lease');
+  });
+
   it('answers garbage from the coordinator with an error frame and does not crash', async () => {
     const dir = tempDir();
     const wss = await fakeCoordinator();
