@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# `npm run rehearse`: the five-machine rehearsal for real, on this Linux host, with LXC containers
+# that boot systemd: installs what it needs, builds a Debian 12 box and the bundle, `vagrant up
+# --provider=lxc`, checks the cluster end to end, provisions a second time, destroys everything.
+# Progress on stderr, a pass/fail table at the end, exit status 0 only when every check passed.
+#
+# Environment: CCC_NODE_MAJOR (default: 22 when better-sqlite3 can be built for it, else this
+# machine's Node major), CCC_KEEP=1 (leave the machines up), CCC_EXTRA_CA_DIR (default: the host's
+# /usr/local/share/ca-certificates when it holds *.crt). Needs root. Traffic stays on the bridge it
+# makes (192.168.56.0/24) and LXC's NAT bridge.
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$ROOT/.ccc/rehearsal
+BRIDGE=${CCC_LXC_BRIDGE:-cccbr0}
+NODES=(coordinator backend frontend testing devops)
+AGENTS=(backend frontend testing devops)
+START=$(date +%s)
+RESULTS=()
+FAILED=0
+MADE_BRIDGE=no
+STARTED_LXC_NET=no
+
+log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# check NAME COMMAND… — runs a check, records pass/fail with its time.
+check() {
+  local name=$1 t0=$SECONDS; shift
+  log "check: $name"
+  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s"); log "  pass: $name"
+  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); log "  FAIL: $name"; fi
+}
+
+# step NAME COMMAND… — a step the rest depends on: recorded, and the run stops if it fails.
+step() {
+  local name=$1 t0=$SECONDS; shift
+  log "step: $name"
+  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s")
+  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); die "$name failed"; fi
+}
+
+table() {
+  local r
+  printf '\n%-6s %-72s %s\n' result check time
+  for r in "${RESULTS[@]}"; do IFS='|' read -r a b c <<<"$r"; printf '%-6s %-72s %s\n' "$a" "$b" "$c"; done
+  printf '\nrehearsal: %d checks, %d failed, %d s in all\n' "${#RESULTS[@]}" "$FAILED" "$(($(date +%s) - START))"
+}
+
+install_packages() {
+  local pkgs=(vagrant vagrant-lxc lxc lxc-templates debootstrap dnsmasq-base iptables bridge-utils openssh-client sudo pigz curl rsync) missing=() p
+  for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  if ((${#missing[@]} == 0)); then log "  host packages: all there"; return; fi
+  log "  installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# LXC's NAT bridge (lxcbr0, dnsmasq) gives guests the Debian mirror; our bridge carries 192.168.56.0/24.
+networks() {
+  if ! ip link show lxcbr0 >/dev/null 2>&1; then
+    if [[ -d /run/systemd/system ]]; then systemctl start lxc-net; else /usr/libexec/lxc/lxc-net start; fi
+    STARTED_LXC_NET=yes
+  fi
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add 192.168.56.1/24 dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+    MADE_BRIDGE=yes
+  fi
+}
+
+box() {
+  local file stamp=$WORK/box.added
+  file=$("$ROOT/scripts/build-box.sh" 2> >(sed 's/^/  /' >&2))
+  if [[ -f $stamp && $(cat "$stamp") == "$(sha256sum "$file")" ]] && vagrant box list | grep -q '^ccc/debian12 '; then
+    log "  box ccc/debian12: already added"; return
+  fi
+  vagrant box add --force --name ccc/debian12 "$file" >/dev/null
+  sha256sum "$file" >"$stamp"
+}
+
+node_major() {
+  if [[ -n ${CCC_NODE_MAJOR:-} ]]; then echo "$CCC_NODE_MAJOR"; return; fi
+  # better-sqlite3 is native: without internet it builds only against headers this machine has.
+  if [[ -n ${CCC_NODE_HEADERS:-} ]] || grep -q 'define NODE_MAJOR_VERSION 22$' /usr/include/node/node_version.h 2>/dev/null; then echo 22
+  else node -p 'process.versions.node.split(".")[0]'; fi
+}
+
+bundle() {
+  CCC_NODE_MAJOR=$NODE_MAJOR "$ROOT/scripts/bundle.sh" 2> >(sed 's/^/  /' >&2) >/dev/null
+}
+
+vagrant_up() {
+  vagrant up --provider=lxc >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log" >&2; return 1; }
+  vagrant ssh-config >"$WORK/ssh-config" 2>/dev/null
+}
+
+on() { local node=$1; shift; ssh -F "$WORK/ssh-config" -o LogLevel=ERROR "$node" "$@"; }
+api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
+json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const f=new Function('j','return ('+process.argv[1]+')');const v=f(j);console.log(typeof v==='string'?v:JSON.stringify(v))})" "$1"; }
+
+units_active() {
+  local n unit ok=0 state
+  for n in "${NODES[@]}"; do
+    unit=ccc-agent; [[ $n == coordinator ]] && unit=ccc-coordinator
+    state=$(on "$n" systemctl is-active "$unit" || true)
+    log "  $n: $unit $state ($(on "$n" systemctl show -p StatusText --value "$unit"))"
+    [[ $state == active ]] || ok=1
+  done
+  return "$ok"
+}
+
+backend_status() {
+  local out
+  out=$(vagrant ssh backend -c 'systemctl status ccc-agent --no-pager' 2>/dev/null || true)
+  printf '%s\n' "$out" | sed -n '1,6p' | sed 's/^/  | /' >&2
+  grep -q 'Active: active (running)' <<<"$out" && grep -qE 'Status: "connected to 192\.168\.56\.10:8080 · [0-9]+/2 running"' <<<"$out"
+}
+
+four_agents() {
+  local got
+  got=$(api "$URL/api/v1/agents" | json 'j.agents.filter(a=>a.state==="online").map(a=>a.id+"@"+a.address).sort().join(" ")')
+  log "  online: $got"
+  [[ $got == "backend@192.168.56.11 devops@192.168.56.14 frontend@192.168.56.12 testing@192.168.56.13" ]]
+}
+
+submit() { # TITLE SPECIALTY [BODY] → task id
+  api -X POST "$URL/api/v1/tasks" -d "{\"title\":\"$1\",\"labels\":[\"ccc:$2\"],\"repo\":\"demo/app\",\"body\":\"${3:-}\"}" | json 'j.task.id'
+}
+
+wait_final() { # ID TIMEOUT → final task JSON
+  local id=$1 deadline=$((SECONDS + $2)) t state
+  while ((SECONDS < deadline)); do
+    t=$(api "$URL/api/v1/tasks/$id")
+    state=$(json 'j.task.state' <<<"$t")
+    case $state in succeeded | failed | cancelled) printf '%s\n' "$t"; return 0 ;; esac
+    sleep 1
+  done
+  return 1
+}
+
+one_task_per_specialty() {
+  local a id t ok=0 ids=()
+  for a in "${AGENTS[@]}"; do ids+=("$(submit "Rehearsal: $a change" "$a")"); done
+  for i in "${!AGENTS[@]}"; do
+    a=${AGENTS[$i]} id=${ids[$i]}
+    t=$(wait_final "$id" 240) || { log "  task $id ($a) did not finish"; ok=1; continue; }
+    log "  task $id: $(json '[j.task.state, j.task.agentId, j.task.pullRequest && j.task.pullRequest.url, j.task.result && j.task.result.summary.slice(0,60)].join(" · ")' <<<"$t")"
+    [[ $(json 'j.task.state + " " + j.task.agentId + " " + Boolean(j.task.pullRequest)' <<<"$t") == "succeeded $a true" ]] || ok=1
+  done
+  # The branches are really in the coordinator's bare repository (pushed over /git/ from the agents).
+  log "  forge branches: $(on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git branch --list 'ccc/*' | tr -s ' \n' ' ')"
+  return "$ok"
+}
+
+restart_during_task() {
+  local id t terminal
+  id=$(submit "Rehearsal: restart drill" backend 'ccc-rehearsal: latency=4000')
+  for ((i = 0; i < 60; i++)); do
+    [[ $(api "$URL/api/v1/tasks/$id" | json 'j.task.state') == running ]] && break
+    sleep 0.5
+  done
+  log "  task $id running on backend; systemctl restart ccc-agent"
+  on backend sudo systemctl restart ccc-agent
+  log "  backend after restart: $(on backend systemctl show -p ActiveState,StatusText --value ccc-agent | tr '\n' ' ')"
+  t=$(wait_final "$id" 300) || return 1
+  terminal=$(json 'j.task.events.filter(e=>["succeeded","failed","cancelled"].includes(e.kind)).length' <<<"$t")
+  log "  task $id: $(json '[j.task.state, "attempt " + j.task.attempt, j.task.events.map(e=>e.kind).filter(k=>k!=="progress").join(">")].join(" · ")' <<<"$t")"
+  [[ $(json 'j.task.state' <<<"$t") == succeeded && $terminal == 1 ]]
+}
+
+second_provision() {
+  vagrant provision >"$WORK/provision2.log" 2>&1 || { tail -n 30 "$WORK/provision2.log" >&2; return 1; }
+  local unchanged
+  unchanged=$(grep -c 'done: nothing changed' "$WORK/provision2.log" || true)
+  grep -E 'changed \(|done:' "$WORK/provision2.log" | sed 's/^/  /' >&2
+  ((unchanged == 2 * ${#NODES[@]}))  # common.sh and the role script on every machine
+}
+
+destroy() {
+  vagrant destroy -f >"$WORK/destroy.log" 2>&1 || { tail -n 20 "$WORK/destroy.log" >&2; return 1; }
+}
+
+nothing_left() {
+  local left
+  left=$(lxc-ls -1 | grep '^ccc-' || true)
+  [[ -z $left ]] || { log "  containers left: $left"; return 1; }
+  [[ ! -d $ROOT/.vagrant/machines/coordinator/lxc/id ]] || { log "  .vagrant still has machine ids"; return 1; }
+  ! ip -o link show master "$BRIDGE" 2>/dev/null | grep -q . || { log "  interfaces still on $BRIDGE"; return 1; }
+}
+
+cleanup() {
+  local status=$?
+  if [[ ${CCC_KEEP:-0} != 1 ]] && [[ -d $ROOT/.vagrant/machines ]] && lxc-ls -1 2>/dev/null | grep -q '^ccc-'; then
+    log "cleanup: vagrant destroy -f"; (cd "$ROOT" && vagrant destroy -f >/dev/null 2>&1) || true
+  fi
+  if [[ ${CCC_KEEP:-0} != 1 && $MADE_BRIDGE == yes ]]; then ip link del "$BRIDGE" 2>/dev/null || true; fi
+  if [[ ${CCC_KEEP:-0} != 1 && $STARTED_LXC_NET == yes && ! -d /run/systemd/system ]]; then /usr/libexec/lxc/lxc-net stop >/dev/null 2>&1 || true; fi
+  table
+  exit "$status"
+}
+
+main() {
+  [[ $EUID -eq 0 ]] || die "run as root: LXC containers, bridges and debootstrap need it"
+  mkdir -p "$WORK"
+  cd "$ROOT"
+  trap cleanup EXIT
+  step "host packages (vagrant, vagrant-lxc, lxc, debootstrap …)" install_packages
+  step "networks: lxcbr0 (NAT) and $BRIDGE 192.168.56.1/24" networks
+  step "box ccc/debian12 (debootstrap, systemd)" box
+  NODE_MAJOR=$(node_major)
+  step "bundle (Node $NODE_MAJOR, daemons, Claude Code CLI)" bundle
+  export CCC_NODE_MAJOR=$NODE_MAJOR VAGRANT_DEFAULT_PROVIDER=lxc
+  if [[ -z ${CCC_EXTRA_CA_DIR+x} ]] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    export CCC_EXTRA_CA_DIR=/usr/local/share/ca-certificates
+  fi
+  step "vagrant up --provider=lxc (5 machines)" vagrant_up
+  ADMIN_TOKEN=$(sed -n 's/^CCC_ADMIN_TOKEN=//p' "$ROOT/.ccc/vagrant/secrets.env")
+  URL=http://192.168.56.10:8080
+  check "every unit active under systemd (+ its STATUS=)" units_active
+  check "vagrant ssh backend: systemctl status ccc-agent: active (running) + STATUS" backend_status
+  check "coordinator lists four agents at .11-.14" four_agents
+  check "one task per specialty: real claude, rehearsal model, PR on the forge" one_task_per_specialty
+  check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
+  check "second provisioning changes nothing" second_provision
+  if [[ ${CCC_KEEP:-0} == 1 ]]; then log "CCC_KEEP=1: leaving the machines up"; return; fi
+  check "vagrant destroy -f" destroy
+  check "nothing left behind (containers, machine ids, bridge ports)" nothing_left
+  if [[ $MADE_BRIDGE == yes ]]; then ip link del "$BRIDGE"; MADE_BRIDGE=no; fi
+  ((FAILED == 0))
+}
+
+main "$@"
