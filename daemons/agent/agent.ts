@@ -3,7 +3,7 @@
  * with capped, jittered backoff), runs assigned tasks through an executor,
  * streams progress, and holds each result until the coordinator acknowledges it.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
@@ -12,6 +12,7 @@ import {
   type AgentMessage, type CoordinatorMessage, type TaskRef, type TaskSpec,
 } from '../shared/protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { makeDir } from './make-dir.js';
 import type { Executor } from './executor.js';
 
 export interface AgentOptions {
@@ -242,7 +243,7 @@ export class Agent {
     this.send({ type: 'task.started', taskId, attempt });
     let result: Awaited<ReturnType<Executor['run']>>;
     try {
-      mkdirSync(workDir, { recursive: true });
+      makeDir(workDir);
       result = await this.opts.executor.run({ taskId, attempt, task, workDir }, {
         signal: run.abort.signal,
         progress: (text) => this.send({ type: 'task.progress', taskId, attempt, text }),

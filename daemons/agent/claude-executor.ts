@@ -5,11 +5,11 @@
  * Success is only a `result` event with subtype "success" and is_error false.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { packageRoot } from '../shared/package-root.js';
 import type { ClaudeExecutorConfig } from '../shared/cluster-schema.js';
 import { isResultEvent, parseEvent, progressLines, type ResultEvent } from './claude-stream.js';
 import type { Execution, ExecutionHooks, ExecutionOutcome, Executor } from './executor.js';
+import { makeDir } from './make-dir.js';
 import { buildPrompt, systemPromptFor } from './prompt.js';
 import { supervise } from './supervised-process.js';
 
@@ -52,7 +52,7 @@ export class ClaudeExecutor implements Executor {
   async run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {
     const c = this.opts.config;
     const sessionId = randomUUID();
-    mkdirSync(this.opts.home, { recursive: true });
+    makeDir(this.opts.home);
     const binary = c.binary.replaceAll('{packageRoot}', packageRoot);
     let result: ResultEvent | undefined;
     let noise = 0;

@@ -4,12 +4,13 @@
  * to stay under the root; every git call passes names after `--` or as refs
  * that cannot start with "-", so nothing from an issue can become a git option.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { CccError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { REPO_PATTERN } from '../shared/names.js';
 import { git } from './git.js';
+import { makeDir } from './make-dir.js';
 
 export interface WorkspaceOptions {
   root: string;
@@ -59,7 +60,7 @@ export class Workspaces {
         // A bare repository whose remote branches live under refs/remotes/origin/, so fetching
         // never touches the local refs/heads/ccc/* branches that running tasks work on.
         this.opts.log.info({ repo: task.repo }, 'caching a clone of the repository');
-        mkdirSync(mirror, { recursive: true });
+        makeDir(mirror);
         await git(['init', '--quiet', '--bare', mirror], { env });
         await git(['--git-dir', mirror, 'config', 'remote.origin.url', url], { env });
         await git(['--git-dir', mirror, 'config', 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*'], { env });
