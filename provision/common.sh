@@ -40,7 +40,7 @@ extra_ca_certificates() {
   if [[ -z $dir ]]; then ok "extra CA certificates (none asked for)"; return; fi
   [[ -d $dir ]] || die "CCC_EXTRA_CA_DIR=$dir is not a directory"
   compgen -G "$dir/*.crt" >/dev/null || die "CCC_EXTRA_CA_DIR=$dir holds no *.crt file"
-  before=$(cat "$dest"/*.crt 2>/dev/null | sha256sum)
+  before=$({ cat "$dest"/*.crt 2>/dev/null || true; } | sha256sum)
   after=$(cat "$dir"/*.crt | sha256sum)
   if [[ $before == "$after" ]]; then ok "extra CA certificates"; return; fi
   rm -rf "$dest"
