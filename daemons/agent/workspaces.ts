@@ -83,7 +83,8 @@ export class Workspaces {
     await git(['add', '--all'], { cwd: ws.dir, env });
     if (!(await git(['status', '--porcelain'], { cwd: ws.dir, env })).trim()) return null;
     const { name, email } = this.opts.author;
-    await git(['-c', `user.name=${name}`, '-c', `user.email=${email}`, 'commit', '--quiet', '--no-verify', '-m', message], { cwd: ws.dir, env });
+    // An argument cannot hold a NUL byte (nor can a commit message); an issue title may.
+    await git(['-c', `user.name=${name}`, '-c', `user.email=${email}`, 'commit', '--quiet', '--no-verify', '-m', message.replaceAll('\0', '')], { cwd: ws.dir, env });
     const commit = (await git(['rev-parse', 'HEAD'], { cwd: ws.dir, env })).trim();
     // An explicit refspec: a mirror's own `push` would push every ref.
     await git(['push', '--quiet', '--force', '--', ws.url, `refs/heads/${ws.branch}:refs/heads/${ws.branch}`], { cwd: ws.dir, env });

@@ -81,6 +81,14 @@ describe('workspaces', () => {
     expect(existsSync(join(retry.dir, 'README.md'))).toBe(true);
   });
 
+  it('commits and pushes for a title with a NUL byte (the API accepts one; an argument cannot carry it)', async () => {
+    const { origin, workspaces } = setup();
+    const ws = await workspaces.prepare({ taskId: 5, attempt: 1, repo: 'acme/web', issueNumber: null, title: 'nul\u0000title' });
+    writeFileSync(join(ws.dir, 'x.txt'), 'x');
+    const commit = await workspaces.publish(ws, 'nul\u0000title');
+    expect(sh(['log', '-1', '--format=%s', commit!], origin)).toBe('nultitle');
+  });
+
   it('refuses repository names that could escape the root or reach git as options', async () => {
     const { workspaces } = setup();
     for (const repo of ['../acme/web', 'acme/..', '-acme/web', 'acme/web/../../x', 'acme']) {
