@@ -27,7 +27,7 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
       for (let tries = 0; ; tries++) {
         if (tries > 600) throw new Error(`task ${i} not accepted after 600 tries`);
         try {
-          const id = await drill.submit({ title: `drill ${i}`, body: 'ccc-demo: sleep=60', labels: [SPECIALIST_LABELS[i % 4]!] });
+          const id = await drill.submit({ title: `drill ${i}`, body: 'ccc-demo: sleep=250', labels: [SPECIALIST_LABELS[i % 4]!] });
           acknowledged.push(id);
           break;
         } catch (err) {
@@ -46,13 +46,15 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
     const at = killAt[k];
     // The last kill comes after the last submission, while tasks still run.
     while (at !== undefined ? acknowledged.length < at : submitting) await sleep(5);
-    const states = await drill.tasks().then((ts) => ts.filter((t) => t.state === 'running' || t.state === 'assigned').length, () => 0);
+    const tasks = await drill.tasks().catch(() => []);
+    const active = tasks.filter((t) => t.state === 'running' || t.state === 'assigned').length;
+    const queued = tasks.filter((t) => t.state === 'queued').length;
     const t0 = Date.now();
     await killNode(drill.node('coordinator'));
     await sleep(300);
     await drill.cluster.restart('coordinator');
     downtimes.push((Date.now() - t0) / 1000);
-    drill.fact(`kill ${k + 1}: after ${acknowledged.length} acknowledged, ${states} assigned or running; back in ${downtimes.at(-1)!.toFixed(2)} s`);
+    drill.fact(`kill ${k + 1}: after ${acknowledged.length} acknowledged, ${active} assigned or running, ${queued} queued; back in ${downtimes.at(-1)!.toFixed(2)} s`);
   }
   await submitter;
   const finished = await drill.waitFinal(180_000);

@@ -87,6 +87,7 @@ export class Drill {
   }
 
   check(name: string, ok: boolean, detail = ''): boolean {
+    detail = detail.replace(/\s+/g, ' ').trim();
     this.checks.push({ name, ok, detail });
     this.opts.say(`  ${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
     return ok;

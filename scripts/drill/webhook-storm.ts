@@ -23,7 +23,8 @@ function issuePayload(action: 'opened' | 'labeled'): Record<string, any> {
   const template = p.issue.labels[0] ?? p.label;
   p.issue.labels = ['ccc', 'ccc:backend'].map((name) => ({ ...template, name }));
   if (action === 'labeled') p.label = { ...template, name: 'ccc' };
-  Object.assign(p.issue, { number: 42, title: 'Replay storm', body: 'ccc-demo: sleep=300', author_association: 'OWNER', state: 'open' });
+  // Long enough to be still running when the twin arrives: once it is done, the label may make a new task (docs/webhooks.md).
+  Object.assign(p.issue, { number: 42, title: 'Replay storm', body: 'ccc-demo: sleep=4000', author_association: 'OWNER', state: 'open' });
   p.repository.full_name = 'acme/web';
   return p;
 }
