@@ -155,7 +155,7 @@ one_task_per_specialty() {
 
 restart_during_task() {
   local id t terminal
-  id=$(submit "Rehearsal: restart drill" backend 'ccc-rehearsal: latency=4000')
+  id=$(submit "Rehearsal: restart drill" backend 'ccc-rehearsal: latency=1500')
   for ((i = 0; i < 60; i++)); do
     [[ $(api "$URL/api/v1/tasks/$id" | json 'j.task.state') == running ]] && break
     sleep 0.5
