@@ -19,6 +19,7 @@ tools() {
   local missing=() pkg
   for pkg in shellcheck bats vagrant; do command -v "$pkg" >/dev/null || missing+=("$pkg"); done
   command -v systemd-analyze >/dev/null || missing+=(systemd)
+  dpkg-query -W -f='${Status}' vagrant-lxc 2>/dev/null | grep -q 'install ok installed' || missing+=(vagrant-lxc)
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     apt-get update -qq
