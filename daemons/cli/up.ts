@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { defaultConfigFile, type Env } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
 import { packageRoot } from '../shared/package-root.js';
+import { writeUpUrl } from './commands/up-files.js';
 import { runDemo } from './demo.js';
 import { DEMO_REPO } from './demo-repo.js';
 import { startLocalCluster } from './local-cluster.js';
@@ -29,6 +30,7 @@ export async function runUp({ port, env, demo }: UpOptions): Promise<void> {
     }
     throw err;
   });
+  writeUpUrl(dataDir, cluster.url);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: coordinator and ${cluster.nodes.length - 1} agents`);
   process.stdout.write(`
   API          ${cluster.url}/api/v1

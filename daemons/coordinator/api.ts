@@ -46,6 +46,13 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(requireToken(deps.adminToken));
   router.use(express.json({ limit: MAX_BODY_BYTES }));
 
+  router.get('/summary', (_req, res) => {
+    const agents = registry.list(store.activeCounts());
+    const agentStates = { online: 0, draining: 0, offline: 0 };
+    for (const a of agents) agentStates[a.state]++;
+    res.json({ tasks: store.countsByState(), agents: agentStates });
+  });
+
   router.get('/agents', (_req, res) => {
     res.json({ agents: registry.list(store.activeCounts()) });
   });

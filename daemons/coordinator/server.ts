@@ -56,7 +56,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   hub.scheduler = scheduler;
   let url = '';
-  const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), () => url);
+  // Links must work from elsewhere: listening on every address, give the cluster's address instead.
+  const publicUrl = () => (/^http:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl : url);
+  const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
   const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
   const publisher = new Publisher(store, forge, log);
   const live = new LiveStream(store, registry);

@@ -8,7 +8,7 @@ import type { Db } from './db.js';
 import { CccError } from '../shared/errors.js';
 import type { TaskRef } from '../shared/protocol.js';
 import {
-  ACTIVE_STATES, IllegalTransition, canTransition, toTask,
+  ACTIVE_STATES, IllegalTransition, TASK_STATES, canTransition, toTask,
   type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
 } from './task-model.js';
 
@@ -170,6 +170,13 @@ export class TaskStore {
   /** Queued tasks whose backoff has passed, oldest first. */
   dispatchable(limit: number): TaskRow[] {
     return this.stmt.dispatchable.all(this.now(), limit);
+  }
+
+  /** How many tasks are in each state (every state present, 0 when none). */
+  countsByState(): Record<TaskState, number> {
+    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state').all()) counts[r.state] = r.n;
+    return counts;
   }
 
   /** How many tasks each agent holds (assigned or running). */

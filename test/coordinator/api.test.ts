@@ -131,3 +131,18 @@ describe('coordinator HTTP API', () => {
     expect((await api(c.url, '/agents')).body.agents[0].state).toBe('offline');
   });
 });
+
+describe('GET /api/v1/summary', () => {
+  it('counts tasks and agents by state', async () => {
+    const c = await startTestCoordinator(testEnv(tempDir()));
+    await api(c.url, '/tasks', { body: { title: 'a' } });
+    await api(c.url, '/tasks', { body: { title: 'b' } });
+    await api(c.url, '/tasks/2/cancel', { method: 'POST' });
+    const { status, body } = await api(c.url, '/summary');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      tasks: { queued: 1, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 1 },
+      agents: { online: 0, draining: 0, offline: 0 },
+    });
+  });
+});
