@@ -92,13 +92,17 @@ export class Scheduler {
   /** Requeues tasks whose lease ran out and closes agents silent past the lease. */
   sweep(): void {
     const now = this.now();
+    // An agent whose lease ran out has been silent (its heartbeats renew every lease it holds):
+    // it is closed with the silent ones below, so the requeued task cannot go straight back to it.
+    const lapsed = new Set<string>();
     for (const row of this.store.expiredLeases()) {
+      if (row.agent_id) lapsed.add(row.agent_id);
       const task = this.store.lost(row, `lease expired: ${row.agent_id} sent no heartbeat for ${this.opts.leaseMs / 1000} s`);
       this.opts.log.warn({ taskId: row.id, agentId: row.agent_id, attempt: row.attempt, state: task.state }, 'lease expired');
       if (row.agent_id) this.revoke({ agentId: row.agent_id, taskId: row.id, attempt: row.attempt }, 'lease expired');
     }
     for (const conn of [...this.registry.connected.values()]) {
-      if (now - conn.lastSeenAt > this.opts.leaseMs) {
+      if (lapsed.has(conn.id) || now - conn.lastSeenAt > this.opts.leaseMs) {
         this.opts.log.warn({ agentId: conn.id, silentMs: now - conn.lastSeenAt }, 'agent silent past its lease; closing its connection');
         this.registry.disconnect(conn.id, conn.socket);
         conn.socket.terminate();

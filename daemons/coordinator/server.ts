@@ -82,6 +82,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   app.use(errorHandler(log));
 
   const server = createServer(app);
+  // Slow clients may not hold connections for Node's defaults (60 s of headers, 300 s a request).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 120_000; // long enough for a git push of a large pack through /git/
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
