@@ -598,7 +598,9 @@ async function main(): Promise<number> {
     }
   } finally {
     for (const c of [...children]) await stopChild(c);
-    rmSync(root, { recursive: true, force: true });
+    // BENCH_KEEP=1 keeps the state (coordinator logs) for a look afterwards.
+    if (process.env.BENCH_KEEP) say(`bench: kept ${root}`);
+    else rmSync(root, { recursive: true, force: true });
   }
   const table = new Table({ head: ['section', 'metric', 'value', 'reference (same run)', 'ratio', 'target', 'met'], style: { head: [], border: [] }, wordWrap: true, colWidths: [11, 46, 14, 36, 9, 16, 5] });
   for (const r of rows) table.push([r.section, r.metric, r.value, r.reference, r.ratio, r.target, r.met]);
