@@ -206,12 +206,18 @@ class SimAgent {
       // Spread the first beats so N agents do not beat in lockstep.
       const first = Math.random() * opts.heartbeatMs;
       agent.hb = setTimeout(() => {
+        agent.send({ type: 'heartbeat' });
         agent.hb = setInterval(() => agent.send({ type: 'heartbeat' }), opts.heartbeatMs);
       }, first);
     }
     return agent.welcomed.then(() => agent);
   }
-  send(m: Record<string, unknown>): void { if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m)); }
+  beats = 0;
+  send(m: Record<string, unknown>): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (m.type === 'heartbeat') this.beats++;
+    this.ws.send(JSON.stringify(m));
+  }
   /** ws-level ping → pong round trip (ms): answered by the coordinator's event loop. */
   ping(): Promise<number> {
     const t0 = nowMs();
@@ -477,7 +483,10 @@ async function lostOnce(dir: string, tasks: Record<string, number>): Promise<num
     b = await SimAgent.connect(c.url, 'lost-b', { heartbeatMs: hbMs, capacity: 1 });
     let again: number | undefined;
     b.onAssign = (m, at) => { if (m.taskId === got!.taskId) again = at; };
-    await sleep(hbMs * 1.5);
+    // At least one heartbeat after task.started, so the lease runs from a heartbeat, not from the assignment.
+    const beatsBefore = a.beats;
+    await waitFor(() => a!.beats > beatsBefore, hbMs * 3, 'a heartbeat');
+    await sleep(Math.random() * hbMs);
     const t0 = nowMs();
     a.vanish();
     const timeout = ((tasks.leaseSeconds ?? 15) * 4 + 20) * 1000;
