@@ -336,7 +336,7 @@ async function dispatchOn(root: string, args: Args, echo: { p50: number; p99: nu
     const out: Record<string, unknown> = {};
     for (const rate of [50, 500]) {
       lat.length = 0;
-      const seconds = args.quick ? 3 : 10;
+      const seconds = args.quick ? 2 : 10;
       const total = rate * seconds;
       const t0 = nowMs();
       let issued = 0, open = 0, errors = 0;
@@ -383,7 +383,7 @@ async function webhooksOn(dir: string, args: Args, refRate: number, bare: boolea
   try {
     const definitions = createRequire(import.meta.url)('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
     const example = definitions.find((d) => d.name === 'issues')!.examples.find((e) => e.action === 'opened')!;
-    const n = args.quick ? 1500 : 5000;
+    const n = args.quick ? 600 : 5000;
     const concurrency = 32;
     // Signing is the sender's (GitHub's) work: done before the clock starts.
     const deliveries: Array<{ body: string; sig: string; id: string }> = [];
