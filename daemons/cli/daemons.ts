@@ -7,7 +7,6 @@ import { agentNode, loadSettings, requireSecret, secretValues, type Env, type Se
 import { createLogger, type Logger } from '../shared/log.js';
 import { createNotifier, type Notifier } from '../shared/notify.js';
 import { version } from '../shared/version.js';
-import type { AgentRegistry } from '../coordinator/agent-registry.js';
 import { startCoordinator, type RunningCoordinator } from '../coordinator/server.js';
 import { Agent } from '../agent/agent.js';
 import { createExecutor } from '../agent/executor-factory.js';
@@ -44,27 +43,29 @@ export async function runCoordinator(env: Env): Promise<void> {
   const coordinator = await startCoordinator(settings, log);
   const status = coordinatorStatus(coordinator);
   notify.ready(status());
-  coordinator.store.onChange(() => notify.status(status()));
-  registryOf(coordinator).onChange(() => notify.status(status()));
+  if (notify.enabled) {
+    // At most one STATUS= a second: task changes come in bursts (hundreds a second), and computing
+    // the line inside every commit once cost more than the work itself (see docs/performance.md).
+    let pending: NodeJS.Timeout | undefined;
+    const refresh = () => {
+      pending ??= setTimeout(() => { pending = undefined; notify.status(status()); }, STATUS_EVERY_MS);
+    };
+    coordinator.store.onChange(refresh);
+    coordinator.registry.onChange(refresh);
+  }
   onShutdown(log, notify, () => coordinator.close());
 }
+
+const STATUS_EVERY_MS = 1000;
 
 /** `listening on 0.0.0.0:8080 · 4 agents online · 1 queued · 2 running`, for STATUS=. */
 function coordinatorStatus(c: RunningCoordinator): () => string {
   const where = new URL(c.url).host;
-  const count = (state: 'queued' | 'running') => {
-    const n = c.store.list({ state, limit: 1000 }).length;
-    return n >= 1000 ? '1000+' : String(n);
-  };
   return () => {
-    const agents = registryOf(c).connected.size;
-    return `listening on ${where} · ${agents} agent${agents === 1 ? '' : 's'} online · ${count('queued')} queued · ${count('running')} running`;
+    const agents = c.registry.connected.size;
+    const tasks = c.store.countsByState();
+    return `listening on ${where} · ${agents} agent${agents === 1 ? '' : 's'} online · ${tasks.queued} queued · ${tasks.running} running`;
   };
-}
-
-/** The hub's agent registry: RunningCoordinator does not expose it, and its change events drive STATUS=. */
-function registryOf(c: RunningCoordinator): AgentRegistry {
-  return (c.hub as unknown as { registry: AgentRegistry }).registry;
 }
 
 export async function runAgent(env: Env): Promise<void> {

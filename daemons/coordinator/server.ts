@@ -33,6 +33,7 @@ export interface RunningCoordinator {
   scheduler: Scheduler;
   publisher: Publisher;
   live: LiveStream;
+  registry: AgentRegistry;
   localForge: LocalForge;
   close(): Promise<void>;
 }
@@ -99,7 +100,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
-    url, server, store, hub, scheduler, publisher, localForge, live,
+    url, server, store, hub, scheduler, publisher, localForge, live, registry,
     async close() {
       scheduler.stop();
       live.close();

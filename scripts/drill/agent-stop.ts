@@ -3,11 +3,12 @@
  * requeues the task and hands it out again as attempt 2; whatever the paused
  * agent says about attempt 1 afterwards must change nothing. Two rounds:
  *
- * 1. resumed in the gap between the lease running out and the coordinator
- *    closing the silent connection, so the stale result arrives on a live
- *    connection and is ignored (task event `stale-ignored`);
- * 2. resumed after the connection was closed, so the agent reconnects, is
- *    told in `welcome.cancel` that attempt 1 is no longer its, and drops it.
+ * 1. resumed right after the lease ran out. The sweep that requeues the task
+ *    also closes the lapsed agent's connection (so the task cannot go straight
+ *    back to it), so the stale result never lands on a live connection: the
+ *    agent reconnects and drops attempt 1 (welcome.cancel), or, if it still
+ *    gets it out, the coordinator ignores it (task event `stale-ignored`);
+ * 2. resumed after the agent was shown offline: the same, later.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
   const pid = drill.node('backend').child.pid!;
   const ids: number[] = [];
   try {
-    for (const round of ['in the gap', 'after the close'] as const) {
+    for (const round of ['right after the lease', 'after offline'] as const) {
       const release = join(opts.dir, `release-${ids.length + 1}`);
       const id = await drill.submit({ title: `paused ${round}`, body: `ccc-drill: release=${release}`, labels: ['ccc:backend'] });
       ids.push(id);
@@ -48,7 +49,7 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
       const stoppedAt = Date.now();
       writeFileSync(release, 'go'); // attempt 1 finishes while its agent is paused
       let resumed: boolean;
-      if (round === 'in the gap') {
+      if (round === 'right after the lease') {
         resumed = await poll(() => (leaseOf.get(id)?.attempt ?? 0) > 1 || leaseOf.get(id)?.state === 'queued', LEASE_MS + 3000, 5);
       } else {
         resumed = await poll(async () => (await drill.api<{ agents: Array<{ id: string; state: string }> }>('/agents')).body.agents.some((a) => a.id === 'backend' && a.state === 'offline'), LEASE_MS * 3, 50);
@@ -72,14 +73,16 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
       t.state === 'succeeded' && t.attempt >= 2 && final.every((e) => e.attempt === t.attempt) && t.events.some((e) => e.kind === 'requeued' && e.message.includes('lease expired')),
       final.map((e) => `${e.kind} at attempt ${e.attempt}`).join(', '));
   }
-  const staleGap = gap?.events.find((e) => e.kind === 'stale-ignored');
-  drill.check('in the gap: the stale result arrived and was ignored (stale-ignored)', staleGap !== undefined, staleGap?.message ?? 'no stale-ignored event');
   // The coordinator logs each reconnect with how many reported tasks it told the agent to drop.
   const coordinatorLog = readFileSync(drill.node('coordinator').logFile, 'utf8').split('\n');
-  const dropped = coordinatorLog.some((l) => l.includes('"msg":"agent registered"') && l.includes('"agentId":"backend"') && /"cancelled":[1-9]/.test(l));
-  const staleClosed = closed?.events.find((e) => e.kind === 'stale-ignored');
-  drill.check('after the close: attempt 1 was dropped through welcome.cancel, or ignored', dropped || staleClosed !== undefined,
-    [dropped ? 'welcome.cancel named it when the agent reconnected' : '', staleClosed?.message ?? ''].filter(Boolean).join('; ') || 'neither');
+  const drops = coordinatorLog.filter((l) => l.includes('"msg":"agent registered"') && l.includes('"agentId":"backend"') && /"cancelled":[1-9]/.test(l)).length;
+  const closedOnLapse = coordinatorLog.some((l) => l.includes('agent silent past its lease; closing its connection') && l.includes('"agentId":"backend"'));
+  drill.check('the lapsed lease closed the paused agent\'s connection', closedOnLapse);
+  for (const [name, t] of [['right after the lease', gap], ['after offline', closed]] as const) {
+    const stale = t?.events.find((e) => e.kind === 'stale-ignored');
+    drill.check(`${name}: attempt 1 was dropped through welcome.cancel, or ignored`, drops > 0 || stale !== undefined,
+      [drops ? `welcome.cancel named a stale attempt on ${drops} reconnect(s)` : '', stale?.message ?? ''].filter(Boolean).join('; ') || 'neither');
+  }
   await drill.scanSecrets(tasks);
   return tasks;
 }
