@@ -1,5 +1,4 @@
 /** The dashboard in headless Chromium against an in-process coordinator: what a person sees, updated live. */
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // docs/dashboard.png is refreshed only on request (CCC_UPDATE_SCREENSHOT=1), so a test run leaves the tree clean.
-const SCREENSHOT = process.env.CCC_UPDATE_SCREENSHOT === '1' ? join(packageRoot, 'docs', 'dashboard.png') : join(tmpdir(), `ccc-dashboard-${process.pid}.png`);
+const screenshotPath = () => (process.env.CCC_UPDATE_SCREENSHOT === '1' ? join(packageRoot, 'docs', 'dashboard.png') : join(tempDir(), 'dashboard.png'));
 
 type AgentSpec = { name: string; specialties: string[]; capacity: number };
 
@@ -216,6 +215,6 @@ describe('dashboard', () => {
     await page.locator('#agents [data-key="backend"][data-state="draining"]').waitFor();
     expect(await page.locator('#stat-cost').textContent()).toBe('$0.82');
     expect(problems).toEqual([]);
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.screenshot({ path: screenshotPath(), fullPage: true });
   });
 });
