@@ -109,7 +109,7 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   router.get('/forge/pulls/:number', (req, res) => {
-    const pr = deps.localForge.pulls().find((p) => String(p.number) === req.params.number);
+    const pr = deps.localForge.pull(Number(req.params.number));
     if (!pr) throw new HttpError(404, 'not_found', `the local forge has no pull request ${req.params.number}`);
     res.json({ pull: pr });
   });

@@ -26,7 +26,8 @@ export class LiveStream {
   constructor(store: TaskStore, registry: AgentRegistry) {
     store.onChange((task) => this.send('task', task, task.id));
     store.onEvent((event) => this.send('task-event', event, event.taskId));
-    registry.onChange(() => this.send('agents', { agents: registry.list(store.activeCounts()) }, undefined));
+    // The list costs two queries: build it only when someone is listening (a reconnect storm changes it often).
+    registry.onChange(() => { if (this.clients.size > 0) this.send('agents', { agents: registry.list(store.activeCounts()) }, undefined); });
     this.keepalive = setInterval(() => { for (const c of this.clients) this.write(c, ': keepalive\n\n'); }, KEEPALIVE_MS);
     this.keepalive.unref();
   }

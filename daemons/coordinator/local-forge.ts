@@ -64,10 +64,19 @@ export class LocalForge implements Forge {
   }
 
   pulls(): ForgePullRequest[] {
-    return this.db.prepare<[], Row>('SELECT * FROM forge_pull_requests ORDER BY number DESC').all().map((r) => ({
+    return this.db.prepare<[], Row>('SELECT * FROM forge_pull_requests ORDER BY number DESC').all().map((r) => this.toPull(r));
+  }
+
+  pull(number: number): ForgePullRequest | undefined {
+    const row = this.db.prepare<[number], Row>('SELECT * FROM forge_pull_requests WHERE number = ?').get(number);
+    return row && this.toPull(row);
+  }
+
+  private toPull(r: Row): ForgePullRequest {
+    return {
       number: r.number, repo: r.repo, title: r.title, body: r.body, head: r.head, base: r.base, taskId: r.task_id,
       createdAt: new Date(r.created_at).toISOString(), url: this.urlOf(r.number),
-    }));
+    };
   }
 
   private urlOf(number: number): string {

@@ -13,6 +13,8 @@ const OUTPUT_LINES = 10;
 
 export class Publisher {
   private readonly chains = new Map<number, Promise<void>>();
+  /** What each unfinished task's issue already shows, so an unchanged comment or label is not written again. */
+  private readonly shown = new Map<number, { comment: string; label: StatusLabel | null }>();
 
   constructor(
     private readonly store: TaskStore,
@@ -33,7 +35,13 @@ export class Publisher {
       this.log.error({ taskId, forge: this.forge.name, err: (err as Error).message }, 'could not update the issue or pull request');
     });
     this.chains.set(taskId, next);
-    void next.finally(() => { if (this.chains.get(taskId) === next) this.chains.delete(taskId); });
+    void next.finally(() => {
+      if (this.chains.get(taskId) !== next) return;
+      this.chains.delete(taskId);
+      // Nothing more queued for it: a finished task's issue will not change again unless it is retried.
+      const state = this.store.get(taskId)?.state;
+      if (!state || ['succeeded', 'failed', 'cancelled'].includes(state)) this.shown.delete(taskId);
+    });
   }
 
   /** Brings the forge to the task's current state (read fresh, so a burst of changes collapses). */
@@ -52,9 +60,16 @@ export class Publisher {
       task = this.store.get(taskId)!;
     }
     if (!task.issueNumber) return;
-    const commentId = await this.forge.upsertComment(repo, task.issueNumber, this.comment(task), this.store.trackingComment(taskId));
-    this.store.setTrackingComment(taskId, commentId);
-    await this.forge.setStatusLabel(repo, task.issueNumber, statusLabel(task));
+    const shown = this.shown.get(taskId);
+    const comment = this.comment(task);
+    const label = statusLabel(task);
+    if (comment !== shown?.comment) {
+      const known = this.store.trackingComment(taskId);
+      const commentId = await this.forge.upsertComment(repo, task.issueNumber, comment, known);
+      if (commentId !== known) this.store.setTrackingComment(taskId, commentId);
+    }
+    if (!shown || label !== shown.label) await this.forge.setStatusLabel(repo, task.issueNumber, label);
+    this.shown.set(taskId, { comment, label });
   }
 
   comment(task: Task): string {

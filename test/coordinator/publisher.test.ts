@@ -46,8 +46,12 @@ describe('publisher (GitHub through Octokit)', () => {
     expect(pulls[1]!.body.body).toMatch(/^Closes #12\n/);
     expect(store.get(task.id)!.pullRequest).toEqual({ number: 7, url: 'https://github.example/acme/web/pull/7' });
 
+    // An unchanged comment or label is not written again (opening the PR re-announces the task).
+    const commentWrites = gh.calls.filter((c) => c.path.includes('/comments')).map((c) => c.body.body);
+    expect(new Set(commentWrites).size).toBe(commentWrites.length);
     const added = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/labels')).map((c) => c.body.labels[0]);
     expect(added.at(-1)).toBe('ccc:done');
+    expect(new Set(added).size).toBe(added.length);
     expect(added).toContain('ccc:running');
     expect(gh.calls.every((c) => c.auth === `token ${TOKEN}`)).toBe(true);
     expect(lines.join('\n')).not.toContain(TOKEN);
