@@ -25,7 +25,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { AGENT_PATH, PROTOCOL_VERSION } from '../daemons/shared/protocol.js';
 import { createLogger } from '../daemons/shared/log.js';
-import { Workspaces } from '../daemons/agent/workspaces.js';
+import { Workspaces } from '../daemons/agent/git/workspaces.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE_ROOT = resolve(HERE, '..', '..');

@@ -92,21 +92,21 @@ export class ClaudeExecutor implements Executor {
     }
     if (exit.stopReason === 'cancelled') return { outcome: 'cancelled', retryable: true, exitCode: exit.code, ...facts, summary: 'cancelled' };
     if (result) return { exitCode: exit.code, ...facts, ...judge(result) };
-    if (exit.stopReason === 'idle') return { outcome: 'failed', retryable: true, exitCode: exit.code, ...facts, summary: `the CLI printed nothing for ${c.idleTimeoutSeconds} s and was stopped (hung?)` };
-    if (exit.stopReason === 'timeout') return { outcome: 'failed', retryable: true, exitCode: exit.code, ...facts, summary: `the CLI ran past the ${c.timeoutSeconds} s limit and was stopped` };
+    if (exit.stopReason === 'idle') return { outcome: 'failed', retryable: true, limit: 'idle', exitCode: exit.code, ...facts, summary: `the CLI printed nothing for ${c.idleTimeoutSeconds} s and was stopped (hung?)` };
+    if (exit.stopReason === 'timeout') return { outcome: 'failed', retryable: true, limit: 'timeout', exitCode: exit.code, ...facts, summary: `the CLI ran past the ${c.timeoutSeconds} s limit and was stopped` };
     const how = exit.code === null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     return { outcome: 'failed', retryable: true, exitCode: exit.code, ...facts, summary: `the CLI ${how} without a result${stderr ? `: ${stderr}` : ''}${noise ? ` (${noise} non-JSON lines)` : ''}` };
   }
 }
 
 /** Success is a result event with subtype "success" and is_error false; the reason of a failure decides retry. */
-export function judge(result: ResultEvent): Pick<ExecutionOutcome, 'outcome' | 'retryable' | 'summary'> {
+export function judge(result: ResultEvent): Pick<ExecutionOutcome, 'outcome' | 'retryable' | 'summary' | 'limit'> {
   const text = (result.result ?? result.errors?.join('; ') ?? '').trim().slice(0, 500);
   if (result.subtype === 'success' && !result.is_error) return { outcome: 'succeeded', retryable: false, summary: text || 'done' };
   if (result.api_error_status === 401 || result.api_error_status === 403) {
     return { outcome: 'failed', retryable: false, summary: `the model API refused the credential (HTTP ${result.api_error_status}): check ANTHROPIC_API_KEY in the agent's env file${text ? ` — ${text}` : ''}` };
   }
-  if (result.subtype === 'error_max_turns') return { outcome: 'failed', retryable: false, summary: `reached the turn limit (${result.num_turns ?? '?'} turns): raise maxTurns or split the issue` };
-  if (result.subtype === 'error_max_budget_usd') return { outcome: 'failed', retryable: false, summary: 'reached the cost budget' };
+  if (result.subtype === 'error_max_turns') return { outcome: 'failed', retryable: false, limit: 'turns', summary: `reached the turn limit (${result.num_turns ?? '?'} turns): raise maxTurns or split the issue` };
+  if (result.subtype === 'error_max_budget_usd') return { outcome: 'failed', retryable: false, limit: 'budget', summary: 'reached the cost budget' };
   return { outcome: 'failed', retryable: true, summary: `the CLI reported ${result.subtype}${result.api_error_status ? ` (HTTP ${result.api_error_status})` : ''}${text ? `: ${text}` : ''}` };
 }

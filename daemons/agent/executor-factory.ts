@@ -6,8 +6,8 @@ import type { Logger } from '../shared/log.js';
 import { ClaudeExecutor } from './claude-executor.js';
 import { CommandExecutor } from './command-executor.js';
 import type { Executor } from './executor.js';
-import { RepoExecutor } from './repo-executor.js';
-import { Workspaces } from './workspaces.js';
+import { RepoExecutor } from './git/repo-executor.js';
+import { Workspaces } from './git/workspaces.js';
 
 /** git's environment: PATH and HOME, and for pushes a credential helper that reads the token from the environment (never argv). */
 export function gitEnv(env: Env, pushToken: string | undefined): Record<string, string> {
@@ -38,5 +38,5 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     log,
   });
   const cli = new ClaudeExecutor({ config: claude, home: join(settings.dataDir, 'claude-home'), env, anthropicBaseUrl: settings.anthropicBaseUrl });
-  return new RepoExecutor(cli, workspaces, log);
+  return new RepoExecutor(cli, workspaces, log, { keepWorkOnLimit: claude.keepWorkOnLimit });
 }

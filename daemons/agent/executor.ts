@@ -15,6 +15,9 @@ export interface ExecutionHooks {
   progress(text: string): void;
 }
 
+/** The limit a run stopped at, when that is why it failed. */
+export type Limit = 'turns' | 'budget' | 'timeout' | 'idle';
+
 export interface ExecutionOutcome {
   outcome: 'succeeded' | 'failed' | 'cancelled';
   /** Whether a failure may be retried by another attempt. */
@@ -29,6 +32,10 @@ export interface ExecutionOutcome {
   branch?: string | null;
   base?: string | null;
   commit?: string | null;
+  /** Set by the inner executor when the run failed because it hit this limit (the work may still be kept). */
+  limit?: Limit;
+  /** Why the pushed work is unfinished (a limit was hit); the pull request should be a draft. */
+  incomplete?: string | null;
 }
 
 export interface Executor {

@@ -28,6 +28,8 @@ export const claudeExecutorSchema = z.strictObject({
   timeoutSeconds: z.number().positive().default(3600),
   /** Failed workspaces are kept this long for inspection. */
   keepFailedHours: z.number().min(0).default(24),
+  /** On the turn limit, the budget, the wall clock or the idle watchdog, commit and push the work so far (marked incomplete). */
+  keepWorkOnLimit: z.boolean().default(true),
   author: z.strictObject({ name: z.string().min(1), email: z.string().min(3) }).default({ name: 'ccc agent', email: 'ccc-agent@localhost' }),
 });
 

@@ -26,6 +26,8 @@ export const taskSpecSchema = z.strictObject({
   repo: repoSchema.nullable(),
   issueNumber: z.int().positive().nullable(),
   specialty,
+  /** An existing branch to continue (a follow-up): the agent adds commits to it, never rewrites it. */
+  branch: z.string().min(1).max(200).optional(),
 });
 
 // ── agent → coordinator ────────────────────────────────────────────────────
@@ -65,6 +67,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     costUsd: z.number().min(0).nullable().optional(),
     turns: z.int().min(0).nullable().optional(),
     sessionId: z.string().max(100).nullable().optional(),
+    /** Set when the run stopped at a limit and its unfinished work was pushed (open the pull request as a draft). */
+    incomplete: z.string().max(500).nullable().optional(),
   }),
   z.strictObject({ type: z.literal('task.released'), taskId, attempt, reason: z.string().max(500) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { gitEnv } from '../../daemons/agent/executor-factory.js';
-import { Workspaces } from '../../daemons/agent/workspaces.js';
+import { Workspaces } from '../../daemons/agent/git/workspaces.js';
 import { ensureDemoRepo } from '../../daemons/cli/demo-repo.js';
 import { presentedToken } from '../../daemons/coordinator/git-http.js';
 import { AGENT_TOKEN, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Workspaces, branchName } from '../../daemons/agent/workspaces.js';
+import { Workspaces, branchName } from '../../daemons/agent/git/workspaces.js';
 import { ensureDemoRepo } from '../../daemons/cli/demo-repo.js';
 import { ADMIN_TOKEN, api, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
 import { FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzRuns } from './coordinator-process.js';
@@ -46,8 +46,9 @@ function gitShim(dir: string): { path: string; calls: () => string[][] } {
   return { path: `${bin}:${process.env.PATH}`, calls: () => readFileSync(log, 'utf8').split('\0\n').filter(Boolean).map((l) => l.split('\0')) };
 }
 
-/** Every option workspaces.ts passes to git itself; anything else starting with "-" came from input. */
-const GIT_OPTIONS = new Set(['--quiet', '--bare', '--git-dir', '--prune', '--auto', '--short', '-B', '--force', '--all', '--porcelain', '-c', '-m', '--no-verify', '--detach', '-D', '--', '-d']);
+/** Every option the agent's git room (daemons/agent/git/) passes to git itself; anything else starting with "-" came from input. */
+const GIT_OPTIONS = new Set(['--quiet', '--bare', '--git-dir', '--work-tree', '--template=', '--prune', '--no-write-fetch-head', '--auto', '--short', '--verify', '-u', '--reset', '-q', '--refresh',
+  '--all', '--cached', '--name-only', '-z', '-c', '-m', '--no-verify', '--no-gpg-sign', '--write-tree', '--no-messages', '-p', '--']);
 
 describe('injection through names and titles', () => {
   it('the API takes a repository only in the documented owner/name form, and never fails on one', async () => {
@@ -112,7 +113,7 @@ describe('injection through names and titles', () => {
           const commit = await workspaces.publish(ws, message);
           outcomes.published++;
           // The commit is there with the title as its message (git tidies whitespace and odd code points its own way).
-          expect(execFileSync('git', ['--git-dir', join(forge, 'acme', 'web.git'), 'log', '-1', '--format=%B', commit!]).toString()).toContain(`(#${id})`);
+          expect(execFileSync('git', ['--git-dir', join(forge, 'acme', 'web.git'), 'log', '-1', '--format=%B', commit!.commit]).toString()).toContain(`(#${id})`);
         }
         await workspaces.remove(ws);
       } catch (err) {
@@ -127,7 +128,7 @@ describe('injection through names and titles', () => {
       }
     }), { seed: FUZZ_SEED, numRuns: fuzzRuns(25, 1000) });
     // The argument after -m, -c, --git-dir or -B is that option's value (a message may well start with "-").
-    const options = new Set(shim.calls().flatMap((argv) => argv.filter((a, i) => a.startsWith('-') && !['-m', '-c', '--git-dir', '-B'].includes(argv[i - 1]!))));
+    const options = new Set(shim.calls().flatMap((argv) => argv.filter((a, i) => a.startsWith('-') && !['-m', '-c', '--git-dir', '--work-tree'].includes(argv[i - 1]!))));
     expect([...options].filter((o) => !GIT_OPTIONS.has(o))).toEqual([]);
     expect(existsSync(canary)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['forge', 'git-calls.log', 'shim', 'state']);
