@@ -26,6 +26,8 @@ export interface TaskPrompt {
 export interface Knobs {
   fault?: Fault;
   latencyMs?: number;
+  /** `write=<path>:<percent-encoded content>` knobs, in order: files to Read then Write before the task's own. */
+  writes?: Array<{ path: string; content: string }>;
 }
 
 function field(text: string, name: string): string | undefined {
@@ -68,9 +70,23 @@ export function parseKnobs(text: string): Knobs & { problem?: string } {
     else if (key === 'fault') return { problem: `unknown fault "${value}" (valid: ${FAULTS.join(', ')})` };
     else if (key === 'latency' && /^\d+(ms)?$/.test(value) && parseInt(value, 10) <= MAX_LATENCY_MS) knobs.latencyMs = parseInt(value, 10);
     else if (key === 'latency') return { problem: `latency "${value}" is not a number of milliseconds from 0 to ${MAX_LATENCY_MS}` };
-    else return { problem: `unknown knob "${word}" (valid: fault=<${FAULTS.join('|')}> latency=<ms>)` };
+    else if (key === 'write') {
+      const write = parseWrite(word.slice('write='.length));
+      if (!write) return { problem: `write "${value}" is not <path>:<percent-encoded content>` };
+      (knobs.writes ??= []).push(write);
+    } else return { problem: `unknown knob "${word}" (valid: fault=<${FAULTS.join('|')}> latency=<ms> write=<path>:<content>)` };
   }
   return knobs;
+}
+
+function parseWrite(spec: string): { path: string; content: string } | undefined {
+  const colon = spec.indexOf(':');
+  if (colon < 1) return undefined;
+  try {
+    return { path: decodeURIComponent(spec.slice(0, colon)), content: decodeURIComponent(spec.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
 }
 
 const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)[ \t]*$/m, /^[ \t-]*Working directory:[ \t]*(\/.*?)[ \t]*$/m];

@@ -67,15 +67,17 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
 
   const used = toolUses(request.messages);
   const turnNumber = request.messages.filter((m) => m.role === 'assistant').length + 1;
+  const cwd = workingDirectory(request);
+  const planted = cwd ? plantedWrite(own.writes ?? [], cwd, used, turnNumber) : undefined;
+  if (planted) return { kind: 'turn', latencyMs, turn: planted };
   if (fault === 'max-turns') {
     return { kind: 'turn', latencyMs, fault, turn: tool(turnNumber, 'Bash', { command: `echo turn ${turnNumber}`, description: `Print turn ${turnNumber}` }) };
   }
   if (!task) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: this prompt has no task header (lines Repository:, Issue:, Title:, Specialty:, then ---), so there is nothing to do.') };
-  const cwd = workingDirectory(request);
   if (!cwd) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: the request does not say the working directory ("Primary working directory: /…"), so no file was written. Check this CLI version with scripts/check-claude-cli.mjs.') };
 
   const file = taskFile(task);
-  const wrote = used.find((u) => u.name === 'Write');
+  const wrote = used.find((u) => u.name === 'Write' && u.input.file_path === posix.join(cwd, file.path));
   if (!wrote) {
     return { kind: 'turn', latencyMs, turn: tool(turnNumber, 'Write', { file_path: posix.join(cwd, file.path), content: file.content }, `I'll add ${file.path} for ${task.issueRef}.`) };
   }
@@ -90,4 +92,14 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
     statusResult?.isError ? `git status failed: ${statusResult.text.slice(0, MAX_QUOTED_OUTPUT)}` : `git status --short:\n${(statusResult?.text ?? '').slice(0, MAX_QUOTED_OUTPUT)}`,
   ];
   return { kind: 'turn', latencyMs, turn: text(lines.join('\n')) };
+}
+
+/** The next step of the `write=` knobs: Read each file (the CLI writes over a file only after reading it), then Write it. */
+function plantedWrite(writes: NonNullable<Knobs['writes']>, cwd: string, used: ReturnType<typeof toolUses>, turnNumber: number): ScriptedTurn | undefined {
+  for (const w of writes) {
+    const path = posix.resolve(cwd, w.path);
+    if (!used.some((u) => u.name === 'Read' && u.input.file_path === path)) return tool(turnNumber, 'Read', { file_path: path });
+    if (!used.some((u) => u.name === 'Write' && u.input.file_path === path)) return tool(turnNumber, 'Write', { file_path: path, content: w.content });
+  }
+  return undefined;
 }

@@ -110,6 +110,25 @@ describe('parseKnobs', () => {
   });
 });
 
+describe('the write knob', () => {
+  it('reads write=<path>:<percent-encoded content>, in order, and names a malformed one', () => {
+    expect(parseKnobs('ccc-rehearsal: write=a%20b.txt:line%201%0Aline%202 write=/abs/x:')).toEqual({ writes: [{ path: 'a b.txt', content: 'line 1\nline 2' }, { path: '/abs/x', content: '' }] });
+    expect(parseKnobs('ccc-rehearsal: write=nocolon').problem).toMatch(/write "nocolon" is not <path>:<percent-encoded content>/);
+    expect(parseKnobs('ccc-rehearsal: write=x:%E0%A4%A').problem).toMatch(/is not <path>/);
+  });
+
+  it('Reads then Writes each planted file (relative to the working directory) before the task\'s own file', () => {
+    const first = firstRequest(prompt({ body: 'ccc-rehearsal: write=.x/config:%5Bcore%5D' }));
+    const read = turnOf(decideTurn(first));
+    expect(toolInput(read, 'Read')).toEqual({ file_path: `${CWD}/.x/config` });
+    const second = answered(first, read.content, [{ text: 'File does not exist.', isError: true }]);
+    const write = turnOf(decideTurn(second));
+    expect(toolInput(write, 'Write')).toEqual({ file_path: `${CWD}/.x/config`, content: '[core]' });
+    const third = answered(second, write.content, [{ text: 'File created successfully' }]);
+    expect(toolInput(turnOf(decideTurn(third)), 'Write').file_path).toBe(`${CWD}/server/add_a_health_endpoint.py`);
+  });
+});
+
 describe('workingDirectory', () => {
   it('reads the system message of 2.1.331 and the older system prompt form', () => {
     expect(workingDirectory(firstRequest())).toBe(CWD);
