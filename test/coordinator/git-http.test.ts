@@ -47,14 +47,16 @@ describe('git over HTTP from the local forge', () => {
     const w = await ws.prepare(task);
     expect(w.base).toBe('main');
     await run('sh', ['-c', 'echo ok > health.txt'], { cwd: w.dir });
-    const commit = await ws.publish(w, 'Add a health endpoint');
+    const commit = (await ws.publish(w, 'Add a health endpoint'))!.commit;
     const { stdout } = await run('git', ['--git-dir', bare, 'rev-parse', 'refs/heads/ccc/3-add-a-health-endpoint']);
     expect(stdout.trim()).toBe(commit);
-    // A second attempt fetches again through the same route and force-pushes the branch.
+    // A second attempt fetches again through the same route, continues the branch and pushes a fast-forward.
     const w2 = await ws.prepare({ ...task, attempt: 2 });
+    expect(w2).toMatchObject({ continued: true, start: commit });
     await run('sh', ['-c', 'echo better > health.txt'], { cwd: w2.dir });
-    const commit2 = await ws.publish(w2, 'Add a health endpoint, again');
+    const commit2 = (await ws.publish(w2, 'Add a health endpoint, again'))!.commit;
     expect((await run('git', ['--git-dir', bare, 'rev-parse', 'refs/heads/ccc/3-add-a-health-endpoint'])).stdout.trim()).toBe(commit2);
+    expect((await run('git', ['--git-dir', bare, 'rev-parse', `${commit2}^`])).stdout.trim()).toBe(commit);
   });
 
   it('refuses a clone without the token, and one with a wrong token', async () => {
