@@ -577,8 +577,8 @@ async function workspace(root: string, args: Args): Promise<void> {
   }
   const warmMs = pct(warm, 50);
   results.workspace = { repoMb: args.repoMb, plainCloneMs: plainMs, coldPrepareMs: coldMs, warmPrepareMs: warm };
-  row('workspace', `cold prepare (mirror clone + worktree), ${args.repoMb} MB repo`, coldMs, 'ms', { value: plainMs, label: 'git clone --no-local' }, '', null);
-  row('workspace', 'warm prepare (fetch + worktree), median of 3', warmMs, 'ms', { value: coldMs, label: 'cold prepare' }, '≤ 10 % of cold', warmMs <= coldMs * 0.1);
+  row('workspace', `cold prepare (mirror clone + task repositories), ${args.repoMb} MB repo`, coldMs, 'ms', { value: plainMs, label: 'git clone --no-local' }, '', null);
+  row('workspace', 'warm prepare (fetch + task repositories), median of 3', warmMs, 'ms', { value: coldMs, label: 'cold prepare' }, '≤ 10 % of cold', warmMs <= coldMs * 0.1);
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────

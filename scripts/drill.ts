@@ -15,6 +15,7 @@ import { agentKill } from './drill/agent-kill.js';
 import { agentStop } from './drill/agent-stop.js';
 import { coordinatorKill } from './drill/coordinator-kill.js';
 import { diskFull } from './drill/disk.js';
+import { gitPlanting } from './drill/git-planting.js';
 import type { DrillOptions, DrillReport } from './drill/harness.js';
 import { modelFaults } from './drill/model-faults.js';
 import { reportTable } from './drill/table.js';
@@ -27,6 +28,7 @@ const DRILLS: Record<string, (opts: DrillOptions) => Promise<DrillReport>> = {
   'model-faults': modelFaults,
   disk: diskFull,
   'webhook-storm': webhookStorm,
+  'git-planting': gitPlanting,
 };
 
 interface Args { quick: boolean; tasks: number | undefined; only: string[]; keep: boolean }
