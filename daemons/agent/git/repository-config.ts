@@ -16,6 +16,12 @@ function quote(value: string): string {
   return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
+/**
+ * The cached clone keeps git's automatic gc (in the foreground, under the
+ * agent's lock) to repack, but never prunes: a running or kept task may
+ * borrow an object whose branch the remote has just deleted. A task's own
+ * repositories never gc.
+ */
 const CORE = (bare: boolean) => [
   '[core]',
   '\trepositoryformatversion = 0',
@@ -25,7 +31,7 @@ const CORE = (bare: boolean) => [
   '\tignorecase = false',
   '\tsymlinks = true',
   '[gc]',
-  '\tauto = 0',
+  ...(bare ? ['\tautoDetach = false', '\tpruneExpire = never'] : ['\tauto = 0']),
 ];
 
 function writeConfig(gitDir: string, lines: string[]): void {

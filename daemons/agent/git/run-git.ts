@@ -28,8 +28,6 @@ export const HARDENING = [
   '-c', 'core.fsmonitor=false',
   '-c', 'core.untrackedCache=false',
   '-c', 'protocol.ext.allow=never',
-  '-c', 'gc.auto=0',
-  '-c', 'maintenance.auto=false',
 ] as const;
 
 /** The environment every agent git call gets on top of the caller's: no system or global config, no prompts. */
