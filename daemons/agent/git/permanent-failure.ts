@@ -10,7 +10,7 @@ const PERMANENT = [
   /repository '.*' not found|Repository not found/i,
   /Authentication failed|could not read Username|HTTP 40[13]|returned error: 40[134]/i,
   /Permission to .* denied|permission denied \(publickey\)/i,
-  /is not a plain branch name|does not exist on the remote/i,
+  /is not a plain branch name|does not exist on the remote|is the default branch of/i,
   /not owner\/name|refusing a workspace path/i,
   /conflicts with the work/i,
 ];

@@ -80,6 +80,7 @@ export class Workspaces {
     this.active.add(key);
     try {
       const remote = await this.mirrors.refresh(mirror, url, branch);
+      if (named === remote.base) throw new CccError(`branch ${named} is the default branch of ${task.repo}; a task works on a branch of its own and its changes arrive through a pull request`, 'workspace');
       if (named && !remote.branchHead) throw new CccError(`branch ${named} does not exist on the remote ${task.repo}; a follow-up continues an existing branch`, 'workspace');
       const start = remote.branchHead ?? remote.baseCommit;
       await createTaskRepositories({ dir, gitDir, mirror }, branch, start, this.opts.gitEnv);

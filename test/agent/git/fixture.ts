@@ -31,10 +31,11 @@ export function setup(opts: { keepFailedMs?: number } = {}) {
     keepFailedMs: opts.keepFailedMs ?? 60_000,
     log: memoryLogger().log,
   });
-  /** A reviewer pushes a commit with `file` to `branch` on the remote; returns it. */
+  /** A reviewer pushes a commit with `file` to `branch` on the remote (made from main if new); returns it. */
   const reviewerPushes = (branch: string, file: string, content = 'from a reviewer\n'): string => {
-    sh(['fetch', '--quiet', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], seed);
-    sh(['checkout', '--quiet', '-B', branch, `origin/${branch}`], seed);
+    sh(['fetch', '--quiet', 'origin'], seed);
+    const exists = sh(['branch', '--remotes', '--list', `origin/${branch}`], seed) !== '';
+    sh(['checkout', '--quiet', '-B', branch, exists ? `origin/${branch}` : 'origin/main'], seed);
     writeFileSync(join(seed, file), content);
     sh(['add', '.'], seed);
     sh(['commit', '--quiet', '-m', `reviewer: ${file}`], seed);

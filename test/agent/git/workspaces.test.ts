@@ -92,27 +92,29 @@ describe('workspaces', () => {
 
   it('merges a commit pushed to the branch while the task ran, without force; a conflict fails clearly and overwrites nothing', async () => {
     const { origin, workspaces, reviewerPushes } = setup();
-    const ws = await workspaces.prepare({ taskId: 1, attempt: 1, repo: 'acme/web', issueNumber: 5, title: 'Docs', branch: 'main' });
-    expect(ws).toMatchObject({ branch: 'main', continued: true });
-    const theirs = reviewerPushes('main', 'NOTES.md');
+    const branch = 'feature/docs';
+    reviewerPushes(branch, 'START.md');
+    const ws = await workspaces.prepare({ taskId: 1, attempt: 1, repo: 'acme/web', issueNumber: 5, title: 'Docs', branch });
+    expect(ws).toMatchObject({ branch, continued: true, base: 'main' });
+    const theirs = reviewerPushes(branch, 'NOTES.md');
     writeFileSync(join(ws.dir, 'docs.md'), 'docs\n');
     const merged = commitOf(await workspaces.publish(ws, 'docs'));
     expect(sh(['rev-list', '--parents', '-1', merged], origin).split(' ')).toHaveLength(3);
-    expect(sh(['merge-base', '--is-ancestor', theirs, 'main'], origin)).toBe('');
-    expect(sh(['ls-tree', '--name-only', 'main'], origin).split('\n').sort()).toEqual(['NOTES.md', 'README.md', 'docs.md']);
+    expect(sh(['merge-base', '--is-ancestor', theirs, branch], origin)).toBe('');
+    expect(sh(['ls-tree', '--name-only', branch], origin).split('\n').sort()).toEqual(['NOTES.md', 'README.md', 'START.md', 'docs.md']);
 
-    const clash = await workspaces.prepare({ taskId: 2, attempt: 1, repo: 'acme/web', issueNumber: 5, title: 'Docs', branch: 'main' });
-    const head = reviewerPushes('main', 'README.md', '# theirs\n');
+    const clash = await workspaces.prepare({ taskId: 2, attempt: 1, repo: 'acme/web', issueNumber: 5, title: 'Docs', branch });
+    const head = reviewerPushes(branch, 'README.md', '# theirs\n');
     writeFileSync(join(clash.dir, 'README.md'), '# ours\n');
     const err = await workspaces.publish(clash, 'ours').catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/branch main moved on the remote .*conflicts with the work of this task in README\.md; nothing was overwritten/);
+    expect((err as Error).message).toMatch(/branch feature\/docs moved on the remote .*conflicts with the work of this task in README\.md; nothing was overwritten/);
     expect(isPermanent(err)).toBe(true);
-    expect(sh(['rev-parse', 'main'], origin)).toBe(head);
+    expect(sh(['rev-parse', branch], origin)).toBe(head);
   });
 
-  it('refuses a named branch that does not exist or is not a plain name, without retry', async () => {
+  it('refuses a named branch that does not exist, is the default branch or is not a plain name, without retry', async () => {
     const { workspaces } = setup();
-    for (const [branch, message] of [['feature/none', /branch feature\/none does not exist on the remote acme\/web/], ['--force', /not a plain branch name/], ['a/../b', /not a plain branch name/]] as const) {
+    for (const [branch, message] of [['feature/none', /branch feature\/none does not exist on the remote acme\/web/], ['main', /branch main is the default branch of acme\/web/], ['--force', /not a plain branch name/], ['a/../b', /not a plain branch name/]] as const) {
       const err = await workspaces.prepare({ taskId: 1, attempt: 1, repo: 'acme/web', issueNumber: 1, title: 't', branch }).catch((e: Error) => e);
       expect((err as Error).message, branch).toMatch(message);
       expect(isPermanent(err)).toBe(true);
