@@ -114,7 +114,7 @@ backend_status() {
   local out
   out=$(vagrant ssh backend -c 'systemctl status ccc-agent --no-pager' 2>/dev/null || true)
   printf '%s\n' "$out" | sed -n '1,6p' | sed 's/^/  | /' >&2
-  grep -q 'Active: active (running)' <<<"$out" && grep -qE 'Status: "connected to 192\.168\.56\.10:8080 · [0-9]+/2 running"' <<<"$out"
+  grep -q 'Active: active (running)' <<<"$out" && grep -qE 'Status: "connected to 192\.168\.56\.10:8080 · [0-9]+/2 running( · [^"]*)?"' <<<"$out"
 }
 
 four_agents() {
