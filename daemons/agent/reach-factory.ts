@@ -1,5 +1,5 @@
 /** Builds the agent's ModelReach from its settings: the relay's upstream and credential, the egress allowlist, the sandbox mode. */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Settings } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
 import { parseRules, upstreamRule, type EgressRule } from './egress/allowlist.js';
@@ -26,6 +26,12 @@ export function createModelReach(settings: Settings, probe: SandboxProbe): Model
     probe,
     dataDir: settings.dataDir,
     egress: egressRules(settings, upstream),
-    readOnly: [join(settings.dataDir, 'workspaces', 'mirrors')],
+    readOnly: [join(settings.dataDir, 'workspaces', 'mirrors'), ...nodeInstallation()],
   });
+}
+
+/** Node's own installation when it is not under /usr (e.g. /opt/ccc/node on the machines): the project's build and tests need it. */
+function nodeInstallation(): string[] {
+  const prefix = dirname(dirname(process.execPath));
+  return prefix.startsWith('/usr') || prefix === '/' ? [] : [prefix];
 }
