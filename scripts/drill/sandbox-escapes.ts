@@ -48,6 +48,8 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
   drill.check('env and /proc showed no CCC_ variable, the cluster\'s secrets.env is not there', /^bash:\n0\ncat: .*secrets\.env: No such file or directory\n0\n/.test(summary), summary.slice(0, 200));
   drill.check('no connection to the coordinator from the sandbox', summary.includes('coordinator-unreachable') && !summary.includes('coordinator-REACHED'));
   drill.check('the egress proxy refused denied.example.com and recorded it', events.includes('egress denied: denied.example.com:443') && /CONNECT tunnel failed, response 403/.test(summary));
+  const metrics = await (await fetch(`${cluster.url}/metrics`)).text();
+  drill.check('the coordinator counts it: ccc_egress_denied 1', /^ccc_egress_denied 1$/m.test(metrics), metrics.match(/^ccc_egress_denied .*$/m)?.[0] ?? 'no such metric');
   const tasks = await drill.audit([id]);
   await drill.scanSecrets(tasks);
   return tasks;
