@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -58,9 +58,12 @@ async function world(sandbox: 'on' | 'off') {
   const repo = join(dir, 'repo');
   mkdirSync(repo);
   execFileSync('git', ['init', '--quiet', repo]);
+  // A cached clone, as the agent keeps them: visible to git inside (alternates), never writable.
+  const mirror = join(dataDir, 'workspaces', 'mirrors', 'acme', 'web.git');
+  execFileSync('git', ['init', '--quiet', '--bare', mirror]);
   const reach = new ModelReach({
     relay: new ModelRelay({ upstream: model.url, credential: { apiKey: secrets.apiKey } }),
-    sandbox, probe, dataDir, egress: parseRules([`127.0.0.1:${allowedPort}`]), readOnly: [],
+    sandbox, probe, dataDir, egress: parseRules([`127.0.0.1:${allowedPort}`]), readOnly: [join(dataDir, 'workspaces', 'mirrors')],
   });
   const executor = new ClaudeExecutor({
     config: claudeExecutorSchema.parse({ type: 'claude', maxTurns: 4, allowedTools: ['Bash', 'Write', 'Read'] }),
@@ -76,7 +79,7 @@ async function world(sandbox: 'on' | 'off') {
   /** What the tools printed: the tool_result blocks the CLI sent back to the model. */
   const toolOutput = () => requests.flatMap((r) => r.body.messages).flatMap((m) => (Array.isArray(m.content) ? m.content : []))
     .filter((b) => (b as { type?: string }).type === 'tool_result').map((b) => JSON.stringify(b)).join('\n');
-  return { dir, dataDir, repo, secrets, upFile, listenerPort, allowedPort, run, progress, seenByModel, toolOutput, hits: () => ({ listenerHits, allowedHits }) };
+  return { dir, dataDir, repo, mirror, secrets, upFile, listenerPort, allowedPort, run, progress, seenByModel, toolOutput, hits: () => ({ listenerHits, allowedHits }) };
 }
 
 function attack(w: Awaited<ReturnType<typeof world>>): string {
@@ -87,6 +90,10 @@ function attack(w: Awaited<ReturnType<typeof world>>): string {
     `curl -sS -m 5 --noproxy '' http://127.0.0.1:${w.allowedPort}/ || echo ALLOWED-FAILED`,
     `curl -sS -m 5 --noproxy '' -o /dev/null -w 'plain:%{http_code}\\n' http://127.0.0.1:${w.listenerPort}/`,
     "curl -sS -m 5 -o /dev/null https://denied.example.com/ 2>&1 | tail -1; echo tls-done",
+    `git config --file ${w.mirror}/config core.fsmonitor 'touch /tmp/x' 2>&1 | head -1`, `echo hook > ${w.mirror}/hooks/pre-commit 2>&1`,
+    `touch ${w.dataDir}/planted 2>&1`, `touch ${w.repo}/worktree-is-writable && echo WORKTREE-OK`,
+    // The CLI itself (whose file tools, hooks and MCP servers share its namespaces) is inside: its process is in this PID namespace.
+    `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done | grep -c '^[^ ]*claude.exe -p --output-format' | sed 's/^/cli-processes-inside:/'`,
   ].join('; ');
 }
 
@@ -114,6 +121,14 @@ describe.skipIf(!existsSync(CLAUDE) || !probe.ok)('the model reach: escapes thro
     expect(w.progress).toContain(`egress denied: 127.0.0.1:${w.listenerPort}`);
     expect(w.progress).toContain('egress denied: denied.example.com:443');
     expect(w.progress.at(-1)).toMatch(/2 egress denied/);
+    // The cached clone is read-only, the data dir is not there, the worktree is writable.
+    expect(out).toMatch(/could not lock config file .*Read-only file system/);
+    expect(out).toMatch(/hooks\/pre-commit: Read-only file system/);
+    expect(readFileSync(join(w.mirror, 'config'), 'utf8')).not.toContain('fsmonitor');
+    expect(existsSync(join(w.mirror, 'hooks', 'pre-commit'))).toBe(false);
+    expect(existsSync(join(w.dataDir, 'planted'))).toBe(false);
+    expect(out).toContain('WORKTREE-OK');
+    expect(out, out.slice(-300)).toMatch(/cli-processes-inside:1\b/);
     // The package root shows only the CLI's own package, not .ccc (where `ccc up` keeps secrets.env).
     expect(out).toContain('node_modules');
     expect(out.includes('package.json\\n'), 'the package root is visible').toBe(false);
@@ -132,10 +147,12 @@ describe.skipIf(!existsSync(CLAUDE) || !probe.ok)('the model reach: escapes thro
   it('a hook planted in ~/.claude/settings.json by one task does not run in the next', async () => {
     const w = await world('on');
     const hook = { hooks: { PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${w.repo}/HOOK-RAN` }] }] } };
-    const plant = `mkdir -p ~/.claude && echo '${JSON.stringify(hook)}' > ~/.claude/settings.json && echo PLANTED`;
+    // The CLI asks before a Bash command that names ~/.claude; an attacker hides the path in a script.
+    const script = `mkdir -p "$HOME/.claude" && printf '%s' '${JSON.stringify(hook)}' > "$HOME/.claude/settings.json" && ls "$HOME/.claude" | sed 's/^/PLANTED:/'`;
+    const plant = `echo ${Buffer.from(script).toString('base64')} | base64 -d > plant.sh && bash plant.sh`;
     const first = await w.run(`ccc-rehearsal: bash=${plant}`, 1);
     expect(first.outcome, first.summary).toBe('succeeded');
-    expect(w.toolOutput()).toContain('PLANTED');
+    expect(w.toolOutput(), w.toolOutput().slice(0, 800)).toContain('PLANTED:settings.json');
     rmSync(join(w.repo, 'HOOK-RAN'), { force: true }); // it may fire in the planting task itself; the next one counts
     const second = await w.run('ccc-rehearsal: bash=echo second-task', 2);
     expect(second.outcome, second.summary).toBe('succeeded');
