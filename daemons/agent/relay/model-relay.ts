@@ -40,8 +40,8 @@ export interface RelaySession {
   close(): Promise<void>;
 }
 
-/** Request headers never forwarded: the task's token, hop-by-hop headers, and the host. */
-const DROPPED = new Set(['host', 'x-api-key', 'authorization', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Request headers never forwarded: the task's token, hop-by-hop headers, the host, and accept-encoding (answers come uncompressed, so they can be metered). */
+const DROPPED = new Set(['host', 'x-api-key', 'authorization', 'accept-encoding', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 export class ModelRelay {
   private readonly upstream: URL;
