@@ -1,6 +1,7 @@
 /** Whether an agent may take tasks: a model credential, and a sandbox wherever a profile allows Bash (unless agent.sandbox is off). */
 import { describe, expect, it } from 'vitest';
 import { agentFitness } from '../../daemons/agent/fitness.js';
+import { probeSandbox } from '../../daemons/agent/sandbox/probe.js';
 import { agentNode, loadSettings } from '../../daemons/shared/config.js';
 import { clusterConfig, tempDir, writeCluster } from '../helpers.js';
 
@@ -46,5 +47,12 @@ describe('agent fitness', () => {
     await expect(agentFitness(s, node, SANDBOX)).rejects.toThrow(/agent\.egress\.allow: "https:\/\/x\.example\.com" is not an egress pattern/);
     const env = settings({}, {}, { ANTHROPIC_API_KEY: 'sk-test-0123456789', CCC_EGRESS_ALLOW: 'ok.example.com, bad pattern' });
     await expect(agentFitness(env.s, env.node, SANDBOX)).rejects.toThrow(/CCC_EGRESS_ALLOW: "bad pattern"/);
+  });
+});
+
+describe('sandbox probe', () => {
+  it('says what is missing: not Linux, no bwrap', async () => {
+    expect(await probeSandbox({ PATH: '/usr/bin:/bin' }, 'darwin')).toMatchObject({ ok: false, reason: expect.stringContaining('needs Linux namespaces') });
+    expect(await probeSandbox({ PATH: tempDir() }, 'linux')).toMatchObject({ ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'apt-get install bubblewrap socat' });
   });
 });
