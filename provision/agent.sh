@@ -103,8 +103,14 @@ wait_registered() {
   log "ccc-agent is not registered yet: $(systemctl show -p StatusText --value ccc-agent.service)"
 }
 
+# bubblewrap and socat: the sandbox the agent runs the Claude Code CLI in (docs/security.md).
+sandbox_tools() {
+  apt_packages "sandbox tools (bubblewrap socat)" bubblewrap socat
+}
+
 main() {
   check
+  sandbox_tools
   env_file
   claude_cli
   units

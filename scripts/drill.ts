@@ -18,6 +18,7 @@ import { diskFull } from './drill/disk.js';
 import { gitPlanting } from './drill/git-planting.js';
 import type { DrillOptions, DrillReport } from './drill/harness.js';
 import { modelFaults } from './drill/model-faults.js';
+import { sandboxEscapes } from './drill/sandbox-escapes.js';
 import { reportTable } from './drill/table.js';
 import { webhookStorm } from './drill/webhook-storm.js';
 
@@ -26,6 +27,7 @@ const DRILLS: Record<string, (opts: DrillOptions) => Promise<DrillReport>> = {
   'agent-kill': agentKill,
   'agent-stop': agentStop,
   'model-faults': modelFaults,
+  'sandbox-escapes': sandboxEscapes,
   disk: diskFull,
   'webhook-storm': webhookStorm,
   'git-planting': gitPlanting,

@@ -114,7 +114,7 @@ backend_status() {
   local out
   out=$(vagrant ssh backend -c 'systemctl status ccc-agent --no-pager' 2>/dev/null || true)
   printf '%s\n' "$out" | sed -n '1,6p' | sed 's/^/  | /' >&2
-  grep -q 'Active: active (running)' <<<"$out" && grep -qE 'Status: "connected to 192\.168\.56\.10:8080 · [0-9]+/2 running"' <<<"$out"
+  grep -q 'Active: active (running)' <<<"$out" && grep -qE 'Status: "connected to 192\.168\.56\.10:8080 · [0-9]+/2 running( · [^"]*)?"' <<<"$out"
 }
 
 four_agents() {
@@ -167,6 +167,25 @@ restart_during_task() {
   terminal=$(json 'j.task.events.filter(e=>["succeeded","failed","cancelled"].includes(e.kind)).length' <<<"$t")
   log "  task $id: $(json '[j.task.state, "attempt " + j.task.attempt, j.task.events.map(e=>e.kind).filter(k=>k!=="progress").join(">")].join(" · ")' <<<"$t")"
   [[ $(json 'j.task.state' <<<"$t") == succeeded && $terminal == 1 ]]
+}
+
+# A model turn that tries to escape, under systemd: the sandbox (bubblewrap) shows no env file, no
+# agent credential, no process environ with a CCC_ secret, no way to the coordinator, and the egress
+# proxy refuses a host outside agent.egress.allow.
+sandbox_escape() {
+  local id t summary token
+  # shellcheck disable=SC2016 # expanded inside the sandbox, not here
+  local cmd='cat /etc/ccc/agent.env /var/lib/ccc/agent/agent-credential 2>&1 | cut -c1-80; echo environ-with-ccc:$(grep -l CCC_ /proc/*/environ 2>/dev/null | wc -l); (echo >/dev/tcp/192.168.56.10/8080) 2>/dev/null && echo coordinator-REACHED || echo coordinator-unreachable; curl -sS -m 5 -o /dev/null https://example.com 2>&1 | cut -c1-60'
+  id=$(submit "Rehearsal: sandbox escape" backend "ccc-rehearsal: bash=$cmd")
+  t=$(wait_final "$id" 240) || return 1
+  summary=$(json 'j.task.result ? j.task.result.summary : ""' <<<"$t")
+  token=$(on backend sudo sed -n 's/^CCC_AGENT_TOKEN=//p' /etc/ccc/agent.env)
+  log "  backend: $(on backend systemctl show -p StatusText --value ccc-agent)"
+  log "  task $id: $(json 'j.task.state' <<<"$t") · ${summary//$'\n'/ | }"
+  [[ $(json 'j.task.state' <<<"$t") == succeeded && -n $token ]] \
+    && grep -q 'agent.env: No such file' <<<"$summary" && grep -q 'environ-with-ccc:0' <<<"$summary" \
+    && grep -q 'coordinator-unreachable' <<<"$summary" && grep -q 'egress denied: example.com:443' <<<"$t" \
+    && ! grep -qF "$token" <<<"$t" && on backend systemctl show -p StatusText --value ccc-agent | grep -q 'sandbox: bubblewrap'
 }
 
 second_provision() {
@@ -222,6 +241,7 @@ main() {
   check "coordinator lists four agents at .11-.14" four_agents
   check "one task per specialty: real claude, rehearsal model, PR on the forge" one_task_per_specialty
   check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
+  check "sandbox (bubblewrap): a Bash turn reaches no secret, no coordinator, no denied host" sandbox_escape
   check "second provisioning changes nothing" second_provision
   if [[ ${CCC_KEEP:-0} == 1 ]]; then log "CCC_KEEP=1: leaving the machines up"; return; fi
   check "vagrant destroy -f" destroy

@@ -29,6 +29,10 @@ export interface AgentOptions {
   sourceAddress?: string | undefined;
   backoff?: BackoffOptions;
   log: Logger;
+  /** Why this agent takes no task (no model credential, no sandbox for a profile with Bash): it says so and reports itself draining. */
+  refusal?: string | undefined;
+  /** How runs are confined, for the status line (`sandbox: bubblewrap`). */
+  sandboxNote?: string | undefined;
   /** Called whenever the status line changes (systemd STATUS=). */
   onStatus?: (status: string) => void;
 }
@@ -73,7 +77,8 @@ export class Agent {
   status(): string {
     const where = new URL(this.opts.coordinatorUrl).host;
     const link = this.welcomed ? `connected to ${where}` : `connecting to ${where}`;
-    return `${link} · ${this.running.size}/${this.opts.capacity} running${this.draining ? ' · draining' : ''}`;
+    const fitness = this.opts.refusal ? ` · takes no task: ${this.opts.refusal}` : this.opts.sandboxNote ? ` · ${this.opts.sandboxNote}` : '';
+    return `${link} · ${this.running.size}/${this.opts.capacity} running${this.draining ? ' · draining' : ''}${fitness}`;
   }
 
   get connected(): boolean {
@@ -176,7 +181,7 @@ export class Agent {
         clearInterval(this.heartbeatTimer);
         this.lastBeat = Date.now();
         this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs, msg.heartbeatMs), msg.heartbeatMs);
-        if (this.draining) this.send({ type: 'draining' });
+        if (this.draining || this.opts.refusal) this.send({ type: 'draining' });
         for (const report of this.unacked.values()) this.send(report);
         this.opts.log.info({ coordinator: this.opts.coordinatorUrl, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
         this.updateStatus();
@@ -223,8 +228,8 @@ export class Agent {
   private accept(taskId: number, attempt: number, task: TaskSpec): void {
     const current = this.running.get(taskId);
     if (current?.attempt === attempt) return;
-    if (this.draining || this.running.size >= this.opts.capacity) {
-      const reason = this.draining ? 'agent is draining' : `agent is at capacity (${this.opts.capacity})`;
+    if (this.draining || this.opts.refusal || this.running.size >= this.opts.capacity) {
+      const reason = this.opts.refusal ? `agent ${this.opts.id} takes no task: ${this.opts.refusal}` : this.draining ? 'agent is draining' : `agent is at capacity (${this.opts.capacity})`;
       this.report({ type: 'task.released', taskId, attempt, reason });
       return;
     }

@@ -1,67 +1,93 @@
 /**
  * Runs a task with the real Claude Code CLI, headless:
  * `claude -p --output-format stream-json --verbose …` with the prompt on stdin,
- * in the task's worktree, in its own process group, with a minimal environment.
+ * in the task's directory, in its own process group, with a minimal environment
+ * and no credential: ModelReach gives it the relay's per-task token, the egress
+ * proxy and (unless turned off) the sandbox around the whole process.
  * Success is only a `result` event with subtype "success" and is_error false.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { packageRoot } from '../shared/package-root.js';
 import type { ClaudeExecutorConfig } from '../shared/cluster-schema.js';
 import { isResultEvent, parseEvent, progressLines, type ResultEvent } from './claude-stream.js';
+import { parseRules } from './egress/allowlist.js';
 import type { Execution, ExecutionHooks, ExecutionOutcome, Executor } from './executor.js';
-import { makeDir } from './make-dir.js';
-import { buildPrompt, systemPromptFor } from './prompt.js';
-import { supervise } from './supervised-process.js';
+import type { ModelReach, OpenedRun } from './model-reach.js';
+import { profileFor, type ResolvedProfile } from './profile.js';
+import { buildPrompt } from './prompt.js';
+import { supervise, type Supervised } from './supervised-process.js';
 
 export interface ClaudeExecutorOptions {
   config: Omit<ClaudeExecutorConfig, 'type'>;
-  /** HOME for the CLI (its settings and transcripts), kept apart from the agent's own. */
-  home: string;
-  /** The agent's environment: only PATH, LANG, TZ, the Anthropic credential and CLAUDE_CODE_* pass through. */
+  /** The agent's environment: only PATH, LANG, TZ and CLAUDE_CODE_* pass through; never a credential. */
   env: Record<string, string | undefined>;
-  /** CCC_ANTHROPIC_BASE_URL: a gateway, or the rehearsal model. */
-  anthropicBaseUrl: string | undefined;
+  reach: ModelReach;
 }
 
 /** After the result event the CLI should exit; if it lingers this long, it is stopped. */
 const LINGER_MS = 5000;
-const PASSED_ENV = ['PATH', 'LANG', 'TZ', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'] as const;
+const PASSED_ENV = ['PATH', 'LANG', 'TZ'] as const;
+export const CREDENTIAL_FIX = 'set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the agent\'s env file (/etc/ccc/agent.env; under `ccc up`, the environment it starts from) to a key the model API accepts';
 
 export class ClaudeExecutor implements Executor {
   constructor(private readonly opts: ClaudeExecutorOptions) {}
 
-  /** The child's environment: nothing of the cluster's (no CCC_* tokens, no GitHub token). */
+  /** The child's environment before ModelReach adds the relay and proxy: nothing of the cluster's, no credential. */
   childEnv(): Record<string, string> {
-    const env: Record<string, string> = { HOME: this.opts.home, DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
+    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
     for (const key of PASSED_ENV) if (this.opts.env[key]) env[key] = this.opts.env[key]!;
     for (const [key, value] of Object.entries(this.opts.env)) if (key.startsWith('CLAUDE_CODE_') && value) env[key] = value;
-    if (this.opts.anthropicBaseUrl) env.ANTHROPIC_BASE_URL = this.opts.anthropicBaseUrl;
     return env;
   }
 
-  args(execution: Execution, sessionId: string): string[] {
-    const c = this.opts.config;
-    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(c.maxTurns), '--permission-mode', c.permissionMode, '--session-id', sessionId];
-    if (c.allowedTools.length) args.push('--allowedTools', c.allowedTools.join(','));
-    if (c.model) args.push('--model', c.model);
-    const extra = systemPromptFor(execution.task.specialty, c.systemPrompts);
-    if (extra) args.push('--append-system-prompt', extra);
+  args(profile: ResolvedProfile, sessionId: string, mcpConfig: string | undefined): string[] {
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', this.opts.config.permissionMode, '--session-id', sessionId];
+    if (profile.allowedTools.length) args.push('--allowedTools', profile.allowedTools.join(','));
+    if (profile.model) args.push('--model', profile.model);
+    if (profile.systemPrompt) args.push('--append-system-prompt', profile.systemPrompt);
+    if (mcpConfig) args.push('--mcp-config', mcpConfig, '--strict-mcp-config');
     return args;
   }
 
   async run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {
     const c = this.opts.config;
+    const profile = profileFor(c, execution.task.specialty);
+    const refusal = this.opts.reach.refusal(allowsBash(profile.allowedTools, c.permissionMode));
+    if (refusal) return { outcome: 'failed', retryable: true, exitCode: null, summary: `this agent takes no such task: ${refusal}` };
     const sessionId = randomUUID();
-    makeDir(this.opts.home);
     const binary = c.binary.replaceAll('{packageRoot}', packageRoot);
+    if (!existsSync(binary)) return { outcome: 'failed', retryable: false, exitCode: null, summary: `cannot run the Claude Code CLI at ${binary}: ENOENT; install it (npm ci) or set agent.executor.binary` };
+    let refused: number | undefined;
+    let run: Supervised | undefined;
+    let opened: OpenedRun;
+    try {
+      opened = await this.opts.reach.open({
+      taskId: execution.taskId, attempt: execution.attempt, workDir: execution.workDir, binary, args: [], env: this.childEnv(),
+      extraEgress: parseRules(profile.egressAllow),
+      onRefused: (status) => {
+        if (refused) return;
+        refused = status;
+        hooks.progress(`the model API refused the agent's credential (HTTP ${status}); stopping the run`);
+        run?.stop('requested');
+      },
+      onDenied: (target) => hooks.progress(`egress denied: ${target}`),
+      });
+    } catch (err) {
+      return { outcome: 'failed', retryable: true, exitCode: null, summary: `cannot prepare the run's relay, proxy and sandbox: ${(err as Error).message}` };
+    }
+    let mcpConfig: string | undefined;
+    if (profile.mcpServers) {
+      mcpConfig = join(opened.env.HOME!, 'ccc-mcp.json');
+      writeFileSync(mcpConfig, JSON.stringify({ mcpServers: profile.mcpServers }), { mode: 0o600 });
+    }
+    const args = [...opened.args, ...this.args(profile, sessionId, mcpConfig)];
     let result: ResultEvent | undefined;
     let noise = 0;
     const stderrTail: string[] = [];
-    const run = supervise({
-      program: binary,
-      args: this.args(execution, sessionId),
-      cwd: execution.workDir,
-      env: this.childEnv(),
+    run = supervise({
+      program: opened.program, args, cwd: opened.cwd, env: opened.env,
       stdin: buildPrompt(execution.task, execution.taskId),
       signal: hooks.signal,
       timeoutMs: c.timeoutSeconds * 1000,
@@ -74,7 +100,7 @@ export class ClaudeExecutor implements Executor {
           result = event;
           hooks.progress(`result: ${event.subtype}${event.is_error ? ' (error)' : ''}, ${event.num_turns ?? '?'} turns, $${(event.total_cost_usd ?? 0).toFixed(4)}`);
           // "Result seen" is done, even if the process does not exit by itself.
-          setTimeout(() => run.stop('requested'), LINGER_MS).unref();
+          setTimeout(() => run?.stop('requested'), LINGER_MS).unref();
         }
       },
       onStderrLine: (line) => {
@@ -84,12 +110,16 @@ export class ClaudeExecutor implements Executor {
       },
     });
     const exit = await run.exited;
-    const facts = { costUsd: result?.total_cost_usd ?? null, turns: result?.num_turns ?? null, sessionId: result?.session_id ?? sessionId };
+    await opened.close();
+    const u = opened.usage;
+    hooks.progress(`model relay: ${u.requests} requests, ${u.inputTokens} in / ${u.outputTokens} out tokens, ~$${u.costUsd.toFixed(4)}${opened.denied() ? `, ${opened.denied()} egress denied` : ''}${opened.confined ? '' : ' (not sandboxed: agent.sandbox is off)'}`);
+    const facts = { costUsd: result?.total_cost_usd ?? (u.costUsd || null), turns: result?.num_turns ?? null, sessionId: result?.session_id ?? sessionId };
     const stderr = stderrTail.at(-1) ?? '';
 
     if (exit.spawnError) {
-      return { outcome: 'failed', retryable: false, exitCode: null, ...facts, summary: `cannot run the Claude Code CLI at ${binary}: ${exit.spawnError.code ?? exit.spawnError.message}; install it (npm ci) or set agent.executor.binary` };
+      return { outcome: 'failed', retryable: false, exitCode: null, ...facts, summary: `cannot run ${opened.program}: ${exit.spawnError.code ?? exit.spawnError.message}; install it (npm ci; apt-get install bubblewrap socat) or set agent.executor.binary` };
     }
+    if (refused) return { outcome: 'failed', retryable: false, exitCode: exit.code, ...facts, summary: `the model API refused the agent's credential (HTTP ${refused}): ${CREDENTIAL_FIX}` };
     if (exit.stopReason === 'cancelled') return { outcome: 'cancelled', retryable: true, exitCode: exit.code, ...facts, summary: 'cancelled' };
     if (result) return { exitCode: exit.code, ...facts, ...judge(result) };
     if (exit.stopReason === 'idle') return { outcome: 'failed', retryable: true, limit: 'idle', exitCode: exit.code, ...facts, summary: `the CLI printed nothing for ${c.idleTimeoutSeconds} s and was stopped (hung?)` };
@@ -99,12 +129,17 @@ export class ClaudeExecutor implements Executor {
   }
 }
 
+/** Whether a run with these tools can run shell commands (then it must be sandboxed). */
+export function allowsBash(allowedTools: readonly string[], permissionMode: string): boolean {
+  return permissionMode === 'bypassPermissions' || allowedTools.some((t) => /^Bash\b/.test(t));
+}
+
 /** Success is a result event with subtype "success" and is_error false; the reason of a failure decides retry. */
 export function judge(result: ResultEvent): Pick<ExecutionOutcome, 'outcome' | 'retryable' | 'summary' | 'limit'> {
   const text = (result.result ?? result.errors?.join('; ') ?? '').trim().slice(0, 500);
   if (result.subtype === 'success' && !result.is_error) return { outcome: 'succeeded', retryable: false, summary: text || 'done' };
-  if (result.api_error_status === 401 || result.api_error_status === 403) {
-    return { outcome: 'failed', retryable: false, summary: `the model API refused the credential (HTTP ${result.api_error_status}): check ANTHROPIC_API_KEY in the agent's env file${text ? ` — ${text}` : ''}` };
+  if (result.api_error_status === 401 || result.api_error_status === 403 || /not logged in/i.test(text)) {
+    return { outcome: 'failed', retryable: false, summary: `the model API refused the credential${result.api_error_status ? ` (HTTP ${result.api_error_status})` : ''}: ${CREDENTIAL_FIX}${text ? ` — ${text}` : ''}` };
   }
   if (result.subtype === 'error_max_turns') return { outcome: 'failed', retryable: false, limit: 'turns', summary: `reached the turn limit (${result.num_turns ?? '?'} turns): raise maxTurns or split the issue` };
   if (result.subtype === 'error_max_budget_usd') return { outcome: 'failed', retryable: false, limit: 'budget', summary: 'reached the cost budget' };

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import { ClaudeExecutor } from './claude-executor.js';
 import { CommandExecutor } from './command-executor.js';
 import type { Executor } from './executor.js';
+import type { ModelReach } from './model-reach.js';
 import { RepoExecutor } from './git/repo-executor.js';
 import { Workspaces } from './git/workspaces.js';
 
@@ -23,7 +24,7 @@ export function gitEnv(env: Env, pushToken: string | undefined): Record<string, 
   return out;
 }
 
-export function createExecutor(settings: Settings, node: AgentNode, env: Env, log: Logger): Executor {
+export function createExecutor(settings: Settings, node: AgentNode, env: Env, log: Logger, reach: ModelReach): Executor {
   const config = settings.cluster.agent.executor;
   if (config.type === 'command') {
     return new CommandExecutor({ command: config.command, timeoutMs: config.timeoutSeconds * 1000, env });
@@ -37,6 +38,6 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     keepFailedMs: claude.keepFailedHours * 3_600_000,
     log,
   });
-  const cli = new ClaudeExecutor({ config: claude, home: join(settings.dataDir, 'claude-home'), env, anthropicBaseUrl: settings.anthropicBaseUrl });
+  const cli = new ClaudeExecutor({ config: claude, env, reach });
   return new RepoExecutor(cli, workspaces, log, { keepWorkOnLimit: claude.keepWorkOnLimit });
 }

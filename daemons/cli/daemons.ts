@@ -10,6 +10,7 @@ import { version } from '../shared/version.js';
 import { startCoordinator, type RunningCoordinator } from '../coordinator/server.js';
 import { Agent } from '../agent/agent.js';
 import { createExecutor } from '../agent/executor-factory.js';
+import { agentFitness } from '../agent/fitness.js';
 
 function loggerFor(settings: Settings, name: string): Logger {
   return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings), pretty: process.stdout.isTTY === true });
@@ -75,6 +76,8 @@ export async function runAgent(env: Env): Promise<void> {
   const log = loggerFor(settings, 'ccc-agent').child({ agentId: node.name });
   const notify = createNotifier({ env, log });
   const { drainTimeoutSeconds } = settings.cluster.agent;
+  const fitness = await agentFitness(settings, node);
+  if (fitness.refusal) log.error({ reason: fitness.refusal }, 'this agent takes no task');
   let ready = false;
   const agent: Agent = new Agent({
     coordinatorUrl: settings.coordinatorUrl,
@@ -84,7 +87,9 @@ export async function runAgent(env: Env): Promise<void> {
     version,
     specialties: node.specialties,
     capacity: node.capacity,
-    executor: createExecutor(settings, node, env, log),
+    executor: createExecutor(settings, node, env, log, fitness.reach),
+    refusal: fitness.refusal,
+    sandboxNote: fitness.note,
     dataDir: settings.dataDir,
     drainTimeoutMs: drainTimeoutSeconds * 1000,
     sourceAddress: settings.agentSourceAddress,

@@ -29,10 +29,12 @@ export interface HubCounters {
   connections: number;
   badFrames: number;
   staleMessages: number;
+  /** Progress lines `egress denied: host:port` from agents' egress proxies. */
+  egressDenied: number;
 }
 
 export class AgentHub {
-  readonly counters: HubCounters = { connections: 0, badFrames: 0, staleMessages: 0 };
+  readonly counters: HubCounters = { connections: 0, badFrames: 0, staleMessages: 0, egressDenied: 0 };
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   scheduler!: Scheduler;
 
@@ -150,6 +152,7 @@ export class AgentHub {
         return;
       case 'task.progress':
         if (!this.store.progress(msg, agentId, msg.text)) this.stale(agentId, msg);
+        else if (msg.text.startsWith('egress denied: ')) this.counters.egressDenied++;
         return;
       case 'task.result': {
         const { type: _type, taskId: _id, attempt: _attempt, ...result } = msg;

@@ -51,6 +51,10 @@ export class Metrics {
       collect() { this.set(hub.counters.badFrames); },
     });
     new Gauge({
+      name: 'ccc_egress_denied', help: 'Requests from task sandboxes that the agents\' egress proxies refused, since start.', registers: [r],
+      collect() { this.set(hub.counters.egressDenied); },
+    });
+    new Gauge({
       name: 'ccc_model_cost_usd', help: 'Model cost reported by the Claude Code CLI, all tasks, in US dollars.', registers: [r],
       collect() { this.set(cost.get()?.usd ?? 0); },
     });

@@ -91,7 +91,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     const line = (status: number | null, fields: Record<string, unknown> = {}) => log.info({ id, method: req.method, path, status, ...fields }, 'model request');
     const fail = (error: ApiError) => {
       line(error.status, { error: error.type });
-      sendJson(res, error.status, errorJson(error), { 'x-should-retry': String(error.retryable === true) });
+      sendJson(res, error.status, errorJson(error), error.retryable === null ? {} : { 'x-should-retry': String(error.retryable === true) });
     };
     const route = req.method === 'POST' && path === '/v1/messages' ? 'messages' : req.method === 'POST' && path === '/v1/messages/count_tokens' ? 'count_tokens' : undefined;
     if (!route) return fail({ status: 404, type: 'not_found_error', message: `rehearsal model: no route ${req.method} ${path}; it answers POST /v1/messages and POST /v1/messages/count_tokens` });

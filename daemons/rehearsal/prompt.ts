@@ -6,7 +6,7 @@
  */
 import { textsOf, type MessagesRequest } from './messages.js';
 
-export const FAULTS = ['401', '500', 'overloaded', 'hang', 'max-turns'] as const;
+export const FAULTS = ['401', '401-gateway', '500', 'overloaded', 'hang', 'max-turns'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** Above this a "latency" is a hang; use fault=hang for that. */
@@ -28,6 +28,8 @@ export interface Knobs {
   latencyMs?: number;
   /** `write=<path>:<percent-encoded content>` knobs, in order: files to Read then Write before the task's own. */
   writes?: Array<{ path: string; content: string }>;
+  /** `bash=<command>`: the model's first turn runs this command with the Bash tool (drills of what a tool can reach). */
+  bash?: string;
 }
 
 function field(text: string, name: string): string | undefined {
@@ -64,7 +66,14 @@ export function parseKnobs(text: string): Knobs & { problem?: string } {
   const line = /ccc-rehearsal:[ \t]*([^\r\n]*)/i.exec(text)?.[1];
   if (line === undefined) return {};
   const knobs: Knobs = {};
-  for (const word of line.trim().split(/\s+/).filter(Boolean)) {
+  // `bash=` takes the rest of the line, spaces and all, so it comes last.
+  const bash = /(?:^|\s)bash=(.*)$/.exec(line);
+  if (bash) {
+    if (!bash[1]!.trim()) return { problem: 'bash= needs a command, e.g. bash=env' };
+    knobs.bash = bash[1]!.trim();
+  }
+  const words = bash ? line.slice(0, bash.index) : line;
+  for (const word of words.trim().split(/\s+/).filter(Boolean)) {
     const [key, value = ''] = word.split('=', 2) as [string, string?];
     if (key === 'fault' && (FAULTS as readonly string[]).includes(value)) knobs.fault = value as Fault;
     else if (key === 'fault') return { problem: `unknown fault "${value}" (valid: ${FAULTS.join(', ')})` };
@@ -74,7 +83,7 @@ export function parseKnobs(text: string): Knobs & { problem?: string } {
       const write = parseWrite(word.slice('write='.length));
       if (!write) return { problem: `write "${value}" is not <path>:<percent-encoded content>` };
       (knobs.writes ??= []).push(write);
-    } else return { problem: `unknown knob "${word}" (valid: fault=<${FAULTS.join('|')}> latency=<ms> write=<path>:<content>)` };
+    } else return { problem: `unknown knob "${word}" (valid: fault=<${FAULTS.join('|')}> latency=<ms> write=<path>:<content> bash=<command, to the end of the line>)` };
   }
   return knobs;
 }

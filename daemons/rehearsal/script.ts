@@ -26,9 +26,10 @@ export interface ApiError {
   message: string;
   /**
    * Sent as `x-should-retry`. The CLI honours it: without `false` it retries
-   * even a 401 ten times with backoff (minutes) before giving up.
+   * even a 401 ten times with backoff (minutes) before giving up. `null`:
+   * no such header at all, as a plain gateway answers.
    */
-  retryable?: boolean;
+  retryable?: boolean | null;
 }
 
 export type Decision =
@@ -36,8 +37,9 @@ export type Decision =
   | { kind: 'error'; error: ApiError; latencyMs: number }
   | { kind: 'hang' };
 
-const FAULT_ERRORS: Record<'401' | '500' | 'overloaded', ApiError> = {
+const FAULT_ERRORS: Record<'401' | '401-gateway' | '500' | 'overloaded', ApiError> = {
   '401': { status: 401, type: 'authentication_error', message: 'invalid x-api-key (rehearsal model: fault=401)' },
+  '401-gateway': { status: 401, type: 'authentication_error', message: 'invalid x-api-key (rehearsal model: fault=401-gateway)', retryable: null },
   '500': { status: 500, type: 'api_error', message: 'Internal server error (rehearsal model: fault=500)', retryable: true },
   overloaded: { status: 529, type: 'overloaded_error', message: 'Overloaded (rehearsal model: fault=overloaded)', retryable: true },
 };
@@ -63,7 +65,7 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
   if (own.problem) return { kind: 'error', latencyMs, error: { status: 400, type: 'invalid_request_error', message: `rehearsal model: ccc-rehearsal line in the issue: ${own.problem}` } };
   const fault = own.fault ?? defaults.fault;
   if (fault === 'hang') return { kind: 'hang' };
-  if (fault === '401' || fault === '500' || fault === 'overloaded') return { kind: 'error', latencyMs, error: FAULT_ERRORS[fault] };
+  if (fault === '401' || fault === '401-gateway' || fault === '500' || fault === 'overloaded') return { kind: 'error', latencyMs, error: FAULT_ERRORS[fault] };
 
   const used = toolUses(request.messages);
   const turnNumber = request.messages.filter((m) => m.role === 'assistant').length + 1;
@@ -75,6 +77,9 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
   }
   if (!task) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: this prompt has no task header (lines Repository:, Issue:, Title:, Specialty:, then ---), so there is nothing to do.') };
   if (!cwd) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: the request does not say the working directory ("Primary working directory: /…"), so no file was written. Check this CLI version with scripts/check-claude-cli.mjs.') };
+
+  const bash = own.bash ?? defaults.bash;
+  if (bash) return { kind: 'turn', latencyMs, turn: bashScenario(request, bash, turnNumber) };
 
   const file = taskFile(task);
   const wrote = used.find((u) => u.name === 'Write' && u.input.file_path === posix.join(cwd, file.path));
@@ -102,4 +107,12 @@ function plantedWrite(writes: NonNullable<Knobs['writes']>, cwd: string, used: R
     if (!used.some((u) => u.name === 'Write' && u.input.file_path === path)) return tool(turnNumber, 'Write', { file_path: path, content: w.content });
   }
   return undefined;
+}
+
+/** `bash=<command>`: run it with the Bash tool, then quote what the tool saw and end the turn. */
+function bashScenario(request: Pick<MessagesRequest, 'messages'>, command: string, turnNumber: number): ScriptedTurn {
+  const ran = toolUses(request.messages).find((u) => u.name === 'Bash' && u.input.command === command);
+  if (!ran) return tool(turnNumber, 'Bash', { command, description: 'Run the command the rehearsal asked for' }, 'Running the requested command.');
+  const result = toolResults(request.messages).find((r) => r.toolUseId === ran.id);
+  return text(`bash${result?.isError ? ' (error)' : ''}:\n${(result?.text ?? '').slice(0, 20_000)}`);
 }

@@ -11,6 +11,18 @@ const vm = z.strictObject({
   memoryMb: z.int().min(256).default(2048),
 });
 
+/** A specialty's profile: what its runs may do (every key optional; unset keys fall back to the executor's). */
+export const profileSchema = z.strictObject({
+  systemPrompt: z.string().min(1).optional(),
+  allowedTools: z.array(z.string().min(1)).optional(),
+  /** MCP servers as Claude Code's `mcpServers` object (name → {command, args, env} or {type, url}); they run inside the sandbox. */
+  mcpServers: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
+  model: z.string().min(1).optional(),
+  maxTurns: z.int().min(1).max(500).optional(),
+  /** Egress patterns (host[:port], *.example.com) added to agent.egress.allow for this specialty. */
+  egressAllow: z.array(z.string().min(1)).optional(),
+});
+
 /** How the real Claude Code CLI is run; every key can be overridden per agent (agents[].claude). */
 export const claudeExecutorSchema = z.strictObject({
   type: z.literal('claude'),
@@ -19,7 +31,8 @@ export const claudeExecutorSchema = z.strictObject({
   model: z.string().min(1).optional(),
   maxTurns: z.int().min(1).max(500).default(30),
   permissionMode: z.enum(['default', 'acceptEdits', 'plan', 'bypassPermissions', 'dontAsk']).default('acceptEdits'),
-  allowedTools: z.array(z.string().min(1)).default(['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash(git status:*)', 'Bash(git diff:*)', 'Bash(git log:*)']),
+  /** Bash is allowed because the whole CLI runs in the sandbox (agent.sandbox); docs/security.md. */
+  allowedTools: z.array(z.string().min(1)).default(['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash']),
   /** Appended to the CLI's system prompt, per specialty (`default` for the rest). */
   systemPrompts: z.record(z.string(), z.string()).default({}),
   /** No output line for this long → the run is killed (hung CLI). */
@@ -31,6 +44,8 @@ export const claudeExecutorSchema = z.strictObject({
   /** On the turn limit, the budget, the wall clock or the idle watchdog, commit and push the work so far (marked incomplete). */
   keepWorkOnLimit: z.boolean().default(true),
   author: z.strictObject({ name: z.string().min(1), email: z.string().min(3) }).default({ name: 'ccc agent', email: 'ccc-agent@localhost' }),
+  /** Per specialty (`default` for the rest): system prompt, tools, MCP servers, model, turn limit, egress additions. */
+  profiles: z.record(z.string(), profileSchema).default({}),
 });
 
 export const coordinatorNodeSchema = z.strictObject({
@@ -96,6 +111,10 @@ export const clusterSchema = z
       .strictObject({
         drainTimeoutSeconds: z.number().min(0).default(60),
         executor: executorSchema,
+        /** `on`: the CLI runs in bubblewrap; where the host cannot, the agent takes no task that allows Bash. `off` only by choice. */
+        sandbox: z.enum(['on', 'off']).default('on'),
+        /** What the sandbox may reach through the egress proxy (host[:port], *.example.com); the model upstream is always allowed. */
+        egress: z.strictObject({ allow: z.array(z.string().min(1)).default([]) }).prefault({}),
       }),
   })
   .superRefine((cluster, ctx) => {
@@ -120,4 +139,5 @@ export type Cluster = z.infer<typeof clusterSchema>;
 export type AgentNode = z.infer<typeof agentNodeSchema>;
 export type CommandExecutorConfig = z.infer<typeof commandExecutorSchema>;
 export type ClaudeExecutorConfig = z.infer<typeof claudeExecutorSchema>;
+export type Profile = z.infer<typeof profileSchema>;
 export type ExecutorConfig = z.infer<typeof executorSchema>;

@@ -35,8 +35,12 @@ export interface Settings {
   anthropicBaseUrl: string | undefined;
   /** Agent only: the password git offers when pushing over HTTPS (username x-access-token). */
   gitPushToken: string | undefined;
-  /** Agent only: the Anthropic credential the CLI uses (ANTHROPIC_API_KEY, its own name). */
+  /** Agent only: the Anthropic credential the model relay adds (ANTHROPIC_API_KEY, its own name); the CLI never sees it. */
   anthropicApiKey: string | undefined;
+  /** Agent only: ANTHROPIC_AUTH_TOKEN (sent as a bearer token), when there is no API key. */
+  anthropicAuthToken: string | undefined;
+  /** Agent only: CCC_EGRESS_ALLOW (comma-separated host[:port]), replacing agent.egress.allow. */
+  egressAllow: string[] | undefined;
   logLevel: string;
   /** Source address for an agent's connection (ccc up binds 127.0.0.11–14). */
   agentSourceAddress: string | undefined;
@@ -116,6 +120,8 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
     anthropicBaseUrl: check('CCC_ANTHROPIC_BASE_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:8090' }), env.CCC_ANTHROPIC_BASE_URL),
     gitPushToken: check('CCC_GIT_PUSH_TOKEN', z.string().regex(/^\S{8,}$/, 'must be a token without spaces (8 characters or more)'), env.CCC_GIT_PUSH_TOKEN),
     anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
+    anthropicAuthToken: env.ANTHROPIC_AUTH_TOKEN || undefined,
+    egressAllow: env.CCC_EGRESS_ALLOW === undefined ? undefined : env.CCC_EGRESS_ALLOW.split(',').map((p) => p.trim()).filter(Boolean),
     triggerLabel: check('CCC_TRIGGER_LABEL', z.string().min(1).max(50), env.CCC_TRIGGER_LABEL) ?? cluster.github.triggerLabel,
     logLevel,
     agentSourceAddress: check('CCC_AGENT_SOURCE_ADDRESS', z.ipv4({ message: 'must be an IPv4 address such as 127.0.0.11' }), env.CCC_AGENT_SOURCE_ADDRESS),
@@ -143,7 +149,7 @@ export function agentNode(settings: Settings): AgentNode {
 
 /** Every secret this process knows, for the logger to scrub. */
 export function secretValues(settings: Settings): Array<string | undefined> {
-  return [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken, settings.gitPushToken, settings.anthropicApiKey];
+  return [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken, settings.gitPushToken, settings.anthropicApiKey, settings.anthropicAuthToken];
 }
 
 /** A required secret, or an error naming the variable to set. */

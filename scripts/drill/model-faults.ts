@@ -34,7 +34,8 @@ interface Case {
 
 const CASES: Case[] = [
   { knobs: null, label: 'ccc:backend', state: 'succeeded', attempts: 1, summary: /./ },
-  { knobs: 'fault=401', label: 'ccc:frontend', state: 'failed', attempts: 1, summary: /refused the credential \(HTTP 401\)/, requestsPerAttempt: 1 },
+  { knobs: 'fault=401', label: 'ccc:frontend', state: 'failed', attempts: 1, summary: /refused the (agent's )?credential \(HTTP 401\)/, requestsPerAttempt: 1 },
+  { knobs: 'fault=401-gateway', label: 'ccc:devops', state: 'failed', attempts: 1, summary: /refused the agent's credential \(HTTP 401\): set ANTHROPIC_API_KEY/, requestsPerAttempt: 1 },
   { knobs: 'fault=overloaded', label: 'ccc:testing', state: 'failed', attempts: MAX_ATTEMPTS, summary: /HTTP 529/, requestsPerAttempt: CLI_RETRIES + 1 },
   { knobs: 'fault=500', label: 'ccc:devops', state: 'failed', attempts: MAX_ATTEMPTS, summary: /HTTP 500/, requestsPerAttempt: CLI_RETRIES + 1 },
   { knobs: 'fault=hang', label: 'ccc:backend', state: 'failed', attempts: MAX_ATTEMPTS, summary: new RegExp(`printed nothing for ${IDLE_SECONDS} s`), requestsPerAttempt: 1 },

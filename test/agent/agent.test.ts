@@ -8,7 +8,7 @@ import { AGENT_TOKEN, api, eventually, memoryLogger, onCleanup, startTestCoordin
 
 const DEMO = ['node', '{packageRoot}/scripts/demo-task.mjs'];
 
-function startAgent(url: string, dir: string, opts: { token?: string; drainTimeoutMs?: number; capacity?: number; command?: string[] } = {}) {
+function startAgent(url: string, dir: string, opts: { token?: string; drainTimeoutMs?: number; capacity?: number; command?: string[]; refusal?: string } = {}) {
   const { log, lines } = memoryLogger();
   const agent = new Agent({
     coordinatorUrl: url,
@@ -22,6 +22,7 @@ function startAgent(url: string, dir: string, opts: { token?: string; drainTimeo
     dataDir: join(dir, 'agent'),
     drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
     backoff: { baseMs: 50, capMs: 200 },
+    refusal: opts.refusal,
     log,
   });
   agent.start();
@@ -68,6 +69,18 @@ describe('agent', () => {
     expect(t.result).toMatchObject({ outcome: 'succeeded', exitCode: 0, summary: 'done: Add a /users endpoint' });
     const progress = t.events.filter((e: { kind: string }) => e.kind === 'progress').map((e: { message: string }) => e.message);
     expect(progress).toContain('step: planning as a backend specialist');
+  });
+
+  it('an agent that cannot run tasks safely says why, shows as draining and takes none', async () => {
+    const dir = tempDir();
+    const c = await startTestCoordinator(testEnv(dir));
+    const { agent } = startAgent(c.url, dir, { refusal: 'no model credential: set ANTHROPIC_API_KEY' });
+    await eventually(() => agent.connected);
+    expect(agent.status()).toMatch(/· takes no task: no model credential: set ANTHROPIC_API_KEY$/);
+    await eventually(async () => (await api(c.url, '/agents')).body.agents[0]?.state === 'draining', 5000, 'the agent shown as draining');
+    const id = await submit(c.url, 'Add a /users endpoint');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await taskOf(c.url, id)).state).toBe('queued');
   });
 
   it('retries a failing task with backoff until its attempts run out', async () => {

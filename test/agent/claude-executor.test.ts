@@ -4,6 +4,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClaudeExecutor } from '../../daemons/agent/claude-executor.js';
+import { ModelReach } from '../../daemons/agent/model-reach.js';
+import { ModelRelay } from '../../daemons/agent/relay/model-relay.js';
+import { probeSandbox } from '../../daemons/agent/sandbox/probe.js';
 import type { ExecutionOutcome } from '../../daemons/agent/executor.js';
 import { claudeExecutorSchema } from '../../daemons/shared/cluster-schema.js';
 import { startModelServer } from '../../daemons/rehearsal/model-server.js';
@@ -20,6 +23,8 @@ function processesWithHome(home: string): number[] {
   return pids;
 }
 
+const probe = probeSandbox();
+
 async function setup(overrides: Record<string, unknown> = {}) {
   const dir = tempDir('ccc-claude-');
   const model = await startModelServer({ host: '127.0.0.1', port: 0, log: memoryLogger().log });
@@ -28,11 +33,14 @@ async function setup(overrides: Record<string, unknown> = {}) {
   mkdirSync(repo);
   execFileSync('git', ['init', '--quiet', repo]);
   const config = claudeExecutorSchema.parse({ type: 'claude', maxTurns: 6, allowedTools: ['Read', 'Write', 'Bash(git status:*)'], ...overrides });
+  const reach = new ModelReach({
+    relay: new ModelRelay({ upstream: model.url, credential: { apiKey: 'rehearsal-key-must-not-leak' } }),
+    sandbox: 'on', probe: await probe, dataDir: join(dir, 'data'), egress: [], readOnly: [],
+  });
   const executor = new ClaudeExecutor({
     config,
-    home: join(dir, 'home'),
-    env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'rehearsal-key', CCC_AGENT_TOKEN: 'agent-token-must-not-leak', CCC_GITHUB_TOKEN: 'ghp_must_not_leak', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4000' },
-    anthropicBaseUrl: model.url,
+    env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'rehearsal-key-must-not-leak', CCC_AGENT_TOKEN: 'agent-token-must-not-leak', CCC_GITHUB_TOKEN: 'ghp_must_not_leak', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4000' },
+    reach,
   });
   const progress: string[] = [];
   const run = (body: string, signal = new AbortController().signal): Promise<ExecutionOutcome> => executor.run(
@@ -52,7 +60,8 @@ describe('Claude Code executor (real CLI, rehearsal model)', () => {
     expect(outcome.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(readdirSync(join(repo, 'server')).length).toBe(1);
     expect(progress.some((p) => p.startsWith('tool Write:'))).toBe(true);
-    expect(progress.at(-1)).toMatch(/^result: success, \d+ turns, \$/);
+    expect(progress.at(-2)).toMatch(/^result: success, \d+ turns, \$/);
+    expect(progress.at(-1)).toMatch(/^model relay: 3 requests, \d+ in \/ \d+ out tokens/);
   });
 
   it('fails without retry when the model answers 401, and says which credential to fix', async () => {
@@ -80,22 +89,21 @@ describe('Claude Code executor (real CLI, rehearsal model)', () => {
     const { run, dir } = await setup();
     const abort = new AbortController();
     const pending = run('ccc-rehearsal: fault=hang', abort.signal);
-    await eventually(() => processesWithHome(join(dir, 'home')).length > 0, 15_000, 'the CLI running');
+    const home = join(dir, 'data', 'sandbox', '9-1', 'home');
+    await eventually(() => processesWithHome(home).length > 0, 15_000, 'the CLI running');
     abort.abort();
     const outcome = await pending;
     expect(outcome).toMatchObject({ outcome: 'cancelled' });
-    expect(processesWithHome(join(dir, 'home'))).toEqual([]);
+    expect(processesWithHome(home)).toEqual([]);
+    expect(existsSync(home)).toBe(false);
   });
 
-  it('gives the CLI a minimal environment: no cluster or GitHub token, its own HOME, no auto-updater', async () => {
-    const { executor, dir } = await setup();
+  it('gives the CLI a minimal environment: no cluster or GitHub token, no credential, no auto-updater', async () => {
+    const { executor } = await setup();
     const env = executor.childEnv();
-    expect(env).toMatchObject({ ANTHROPIC_API_KEY: 'rehearsal-key', DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4000', HOME: join(dir, 'home') });
-    expect(env.ANTHROPIC_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(Object.keys(env).filter((k) => k.startsWith('CCC_'))).toEqual([]);
-    expect(JSON.stringify(env)).not.toContain('must_not_leak');
-    expect(JSON.stringify(env)).not.toContain('must-not-leak');
-    expect(existsSync(join(dir, 'home'))).toBe(false); // made on first run only
+    expect(env).toMatchObject({ DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4000' });
+    expect(Object.keys(env).filter((k) => k.startsWith('CCC_') || k.startsWith('ANTHROPIC_'))).toEqual([]);
+    expect(JSON.stringify(env)).not.toMatch(/must.not.leak/);
   });
 
   it('fails without retry, naming the fix, when the CLI binary is missing', async () => {

@@ -6,7 +6,7 @@ import { packageRoot } from '../../daemons/shared/package-root.js';
 import { clusterConfig, tempDir, writeCluster } from '../helpers.js';
 import { cli, cliSetup, closedPort } from './run-cli.js';
 
-const NAMES = ['node', 'config', 'claude', 'git', 'coordinator', 'token', 'disk'];
+const NAMES = ['node', 'config', 'claude', 'sandbox', 'model', 'git', 'coordinator', 'token', 'disk'];
 
 /** The lines as [status, check, rest]. */
 function parse(stdout: string): Array<[string, string, string]> {
@@ -44,6 +44,9 @@ describe('ccc doctor', () => {
     const withClaude = writeCluster(tempDir(), clusterConfig({ agent: { executor: { type: 'claude' } } }));
     const ok = await cli(['doctor'], { ...env, CCC_CONFIG: withClaude });
     const claude = parse(ok.stdout).find(([, name]) => name === 'claude')!;
+    const sandbox = parse(ok.stdout).find(([, name]) => name === 'sandbox')!;
+    expect(sandbox.slice(0, 2)).toEqual(['ok', 'sandbox']);
+    expect(sandbox[2]).toMatch(/^bubblewrap: bubblewrap [\d.]+: user, PID and network namespaces work$/);
     expect(claude[0]).toBe('ok');
     expect(claude[2]).toMatch(new RegExp(`^\\d+\\.\\d+\\.\\d+ \\(Claude Code\\) at ${join(packageRoot, 'node_modules', '.bin', 'claude')}$`));
 

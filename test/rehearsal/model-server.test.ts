@@ -187,7 +187,7 @@ describe('rehearsalKnobsFromEnv (ccc rehearsal-model)', () => {
   it('reads the server-wide knobs and refuses bad values with the valid ones', () => {
     expect(rehearsalKnobsFromEnv({})).toEqual({ fault: undefined, latencyMs: undefined });
     expect(rehearsalKnobsFromEnv({ CCC_REHEARSAL_FAULT: 'hang', CCC_REHEARSAL_LATENCY_MS: '20' })).toEqual({ fault: 'hang', latencyMs: 20 });
-    expect(() => rehearsalKnobsFromEnv({ CCC_REHEARSAL_FAULT: 'slow' })).toThrow(/use one of 401, 500, overloaded, hang, max-turns/);
+    expect(() => rehearsalKnobsFromEnv({ CCC_REHEARSAL_FAULT: 'slow' })).toThrow(/use one of 401, 401-gateway, 500, overloaded, hang, max-turns/);
     expect(() => rehearsalKnobsFromEnv({ CCC_REHEARSAL_LATENCY_MS: '-1' })).toThrow(/from 0 to 600000/);
   });
 });

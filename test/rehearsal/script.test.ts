@@ -103,7 +103,10 @@ describe('parseKnobs', () => {
 
   it('is empty without the line, and names the problem of a misspelt one', () => {
     expect(parseKnobs('nothing here')).toEqual({});
-    expect(parseKnobs('ccc-rehearsal: fault=402').problem).toMatch(/unknown fault "402".*401, 500, overloaded, hang, max-turns/);
+    expect(parseKnobs('ccc-rehearsal: fault=402').problem).toMatch(/unknown fault "402".*401, 401-gateway, 500, overloaded, hang, max-turns/);
+    expect(parseKnobs('ccc-rehearsal: latency=5 bash=echo a  b; ls').bash).toBe('echo a  b; ls');
+    expect(parseKnobs('ccc-rehearsal: latency=5 bash=echo a').latencyMs).toBe(5);
+    expect(parseKnobs('ccc-rehearsal: bash=').problem).toMatch(/bash= needs a command/);
     expect(parseKnobs('ccc-rehearsal: latency=soon').problem).toMatch(/latency "soon"/);
     expect(parseKnobs('ccc-rehearsal: latency=999999999').problem).toMatch(/from 0 to 600000/);
     expect(parseKnobs('ccc-rehearsal: speed=fast').problem).toMatch(/unknown knob "speed=fast"/);
@@ -246,6 +249,15 @@ describe('decideTurn, faults', () => {
       expect(toolInput(turn, 'Bash')).toMatchObject({ command: `echo turn ${n}` });
       request = answered(request, turn.content, [{ text: `turn ${n}` }]);
     }
+  });
+
+  it('bash=<command> runs that command with Bash, then quotes what it printed', () => {
+    const request = withFault('bash=env; cat /proc/1/environ');
+    const turn = turnOf(decideTurn(request));
+    expect(toolInput(turn, 'Bash')).toMatchObject({ command: 'env; cat /proc/1/environ' });
+    const last = turnOf(decideTurn(answered(request, turn.content, [{ text: 'HOME=/x' }])));
+    expect(last.stopReason).toBe('end_turn');
+    expect(JSON.stringify(last.content)).toContain('bash:\\nHOME=/x');
   });
 
   it('carries latency, takes server-wide knobs, and lets the issue override them', () => {

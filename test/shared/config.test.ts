@@ -97,7 +97,7 @@ agent:
     expect(c.agents[0]).toEqual({ name: 'one', ip: '10.0.0.2', specialties: ['backend'], capacity: 2, vm: { cpus: 2, memoryMb: 2048 } });
     expect(c.tasks).toEqual({ maxAttempts: 3, retryBackoffSeconds: 5, leaseSeconds: 15, heartbeatSeconds: 5 });
     expect(c.routing).toEqual({ fallbackAfterSeconds: 0 });
-    expect(c.agent).toEqual({ drainTimeoutSeconds: 60, executor: { type: 'command', command: ['/bin/true'], timeoutSeconds: 1800 } });
+    expect(c.agent).toEqual({ drainTimeoutSeconds: 60, executor: { type: 'command', command: ['/bin/true'], timeoutSeconds: 1800 }, sandbox: 'on', egress: { allow: [] } });
   });
 
   it('keeps a custom routing.keywords table', () => {

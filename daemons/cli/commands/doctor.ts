@@ -10,6 +10,7 @@ import { ApiClient, CliError, EXIT, TOKEN_WHERE, type AgentView, type ExitCode }
 import type { Connection } from './connection.js';
 import { json } from './format.js';
 import type { Io } from './io.js';
+import { checkModelCredential, checkSandbox } from './doctor-sandbox.js';
 import { upDir } from './up-files.js';
 
 const run = promisify(execFile);
@@ -41,6 +42,7 @@ export async function doctor(deps: DoctorDeps): Promise<Check[]> {
   const { check: config, settings } = checkConfig(deps.env);
   checks.push(config);
   checks.push(...await checkClaude(settings, deps.env));
+  checks.push(await checkSandbox(settings, deps.env), checkModelCredential(settings));
   checks.push(await checkGit(deps.env));
   const coordinator = await checkCoordinator(deps);
   checks.push(coordinator.check, await checkToken(deps, coordinator.api));

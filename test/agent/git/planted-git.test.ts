@@ -11,7 +11,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClaudeExecutor } from '../../../daemons/agent/claude-executor.js';
+import { unconfinedCli } from './cli-for-tests.js';
 import type { Executor } from '../../../daemons/agent/executor.js';
 import { RepoExecutor } from '../../../daemons/agent/git/repo-executor.js';
 import { startModelServer } from '../../../daemons/rehearsal/model-server.js';
@@ -77,7 +77,7 @@ async function rig() {
   const model = await startModelServer({ host: '127.0.0.1', port: 0, log: memoryLogger().log });
   onCleanup(() => model.close());
   const config = claudeExecutorSchema.parse({ type: 'claude', maxTurns: 30 });
-  const cli = new ClaudeExecutor({ config, home: join(fx.dir, 'claude-home'), env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'rehearsal-key' }, anthropicBaseUrl: model.url });
+  const cli = unconfinedCli(config, model.url, fx.dir);
   return { ...fx, cli, mirror: join(fx.root, 'mirrors', 'acme', 'web.git') };
 }
 

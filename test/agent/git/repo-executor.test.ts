@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClaudeExecutor } from '../../../daemons/agent/claude-executor.js';
+import { unconfinedCli } from './cli-for-tests.js';
 import type { Execution, ExecutionOutcome, Executor } from '../../../daemons/agent/executor.js';
 import { RepoExecutor } from '../../../daemons/agent/git/repo-executor.js';
 import { startModelServer } from '../../../daemons/rehearsal/model-server.js';
@@ -34,7 +34,7 @@ async function cli(maxTurns: number) {
   const model = await startModelServer({ host: '127.0.0.1', port: 0, log: memoryLogger().log });
   onCleanup(() => model.close());
   const config = claudeExecutorSchema.parse({ type: 'claude', maxTurns });
-  return (home: string) => new ClaudeExecutor({ config, home, env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'rehearsal-key' }, anthropicBaseUrl: model.url });
+  return (home: string) => unconfinedCli(config, model.url, home);
 }
 
 describe('RepoExecutor', () => {

@@ -1,0 +1,28 @@
+/**
+ * The profile a task runs with: its specialty's entry of `profiles` (else
+ * `default`), over the executor's own keys. It decides the tools, model, turn
+ * limit, system prompt, MCP servers and egress additions of one run.
+ */
+import type { ClaudeExecutorConfig, Profile } from '../shared/cluster-schema.js';
+import { systemPromptFor } from './prompt.js';
+
+export interface ResolvedProfile {
+  allowedTools: string[];
+  model: string | undefined;
+  maxTurns: number;
+  systemPrompt: string | undefined;
+  mcpServers: Profile['mcpServers'];
+  egressAllow: string[];
+}
+
+export function profileFor(config: Omit<ClaudeExecutorConfig, 'type'>, specialty: string): ResolvedProfile {
+  const own: Profile = config.profiles[specialty] ?? config.profiles.default ?? {};
+  return {
+    allowedTools: own.allowedTools ?? config.allowedTools,
+    model: own.model ?? config.model,
+    maxTurns: own.maxTurns ?? config.maxTurns,
+    systemPrompt: own.systemPrompt ?? systemPromptFor(specialty, config.systemPrompts),
+    mcpServers: own.mcpServers,
+    egressAllow: own.egressAllow ?? [],
+  };
+}
