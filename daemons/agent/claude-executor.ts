@@ -5,6 +5,8 @@
  * Success is only a `result` event with subtype "success" and is_error false.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { packageRoot } from '../shared/package-root.js';
 import type { ClaudeExecutorConfig } from '../shared/cluster-schema.js';
 import { isResultEvent, parseEvent, progressLines, type ResultEvent } from './claude-stream.js';
@@ -41,12 +43,26 @@ export class ClaudeExecutor implements Executor {
 
   args(execution: Execution, sessionId: string): string[] {
     const c = this.opts.config;
-    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(c.maxTurns), '--permission-mode', c.permissionMode, '--session-id', sessionId];
+    // A follow-up resumes the previous attempt's session when this agent still holds its transcript.
+    const resume = execution.task.resumeSessionId;
+    const session = resume && this.hasSession(resume) ? ['--resume', resume] : ['--session-id', sessionId];
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(c.maxTurns), '--permission-mode', c.permissionMode, ...session];
     if (c.allowedTools.length) args.push('--allowedTools', c.allowedTools.join(','));
     if (c.model) args.push('--model', c.model);
     const extra = systemPromptFor(execution.task.specialty, c.systemPrompts);
     if (extra) args.push('--append-system-prompt', extra);
     return args;
+  }
+
+  /** Whether the CLI's home holds the transcript of `sessionId` (`~/.claude/projects/<dir>/<id>.jsonl`, any working directory). */
+  hasSession(sessionId: string): boolean {
+    if (!/^[0-9a-f-]{8,100}$/i.test(sessionId)) return false;
+    const projects = join(this.opts.home, '.claude', 'projects');
+    try {
+      return readdirSync(projects).some((dir) => existsSync(join(projects, dir, `${sessionId}.jsonl`)));
+    } catch {
+      return false;
+    }
   }
 
   async run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {

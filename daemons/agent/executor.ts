@@ -29,6 +29,8 @@ export interface ExecutionOutcome {
   branch?: string | null;
   base?: string | null;
   commit?: string | null;
+  /** Set when a limit ended the run and the work so far was pushed: why it is incomplete. */
+  incomplete?: string | null;
 }
 
 export interface Executor {

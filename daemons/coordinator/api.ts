@@ -11,6 +11,7 @@ import { HttpError } from './http-error.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
+import { retryTask } from './conversation/follow-ups.js';
 import type { TaskStore } from './task-store.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -97,7 +98,7 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   router.post('/tasks/:id/retry', (req, res) => {
-    const task = store.retry(taskId(req), 'operator');
+    const task = retryTask(store, taskId(req), 'operator');
     scheduler.schedule();
     res.json({ task });
   });

@@ -33,9 +33,21 @@ function field(text: string, name: string): string | undefined {
   return m?.[1] || undefined;
 }
 
-/** The task of the first user text block with a `Title:` line, or undefined when no block has one. */
+/**
+ * Where the current task starts: the last user message with a `Title:` line (a resumed session holds
+ * the earlier task's prompt and turns before it), or 0.
+ */
+export function currentTaskStart(request: Pick<MessagesRequest, 'messages'>): number {
+  for (let i = request.messages.length - 1; i > 0; i--) {
+    const m = request.messages[i]!;
+    if (m.role === 'user' && textsOf(m.content).some((t) => field(t, 'Title') !== undefined)) return i;
+  }
+  return 0;
+}
+
+/** The task of the last user message with a `Title:` line, or undefined when none has one. */
 export function parseTask(request: Pick<MessagesRequest, 'messages'>): TaskPrompt | undefined {
-  const texts = request.messages.filter((m) => m.role === 'user').flatMap((m) => textsOf(m.content));
+  const texts = request.messages.slice(currentTaskStart(request)).filter((m) => m.role === 'user').flatMap((m) => textsOf(m.content));
   const text = texts.find((t) => field(t, 'Title') !== undefined);
   if (text === undefined) return undefined;
   const title = field(text, 'Title')!;
