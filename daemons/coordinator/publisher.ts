@@ -45,8 +45,9 @@ export class Publisher {
     });
     this.chains.set(key, next);
     void next.finally(() => {
-      if (this.chains.get(key) === next) this.chains.delete(key);
-      // A finished task's issue will not change again unless it is retried.
+      if (this.chains.get(key) !== next) return;
+      this.chains.delete(key);
+      // Nothing more queued: a finished task's issue will not change again unless it is retried.
       const state = this.store.get(taskId)?.state;
       if (!state || FINAL.includes(state)) this.shown.delete(taskId);
     });
