@@ -85,7 +85,8 @@ export function parseKnobs(text: string): Knobs & { problem?: string } {
   return knobs;
 }
 
-const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)[ \t]*$/m, /^[ \t-]*Working directory:[ \t]*(\/.*?)[ \t]*$/m];
+// A session resumed in another directory says "Primary working directory: /new (was /old)" (2.1.331).
+const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)(?:[ \t]+\(was \/.*\))?[ \t]*$/m, /^[ \t-]*Working directory:[ \t]*(\/.*?)[ \t]*$/m];
 
 /**
  * The absolute working directory the CLI announces. 2.1.331 puts it in a
@@ -94,7 +95,8 @@ const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)[ \t]*$/m,
  * are never searched: they hold the untrusted issue text.
  */
 export function workingDirectory(request: Pick<MessagesRequest, 'messages' | 'system'>): string | undefined {
-  const texts = [...request.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content)), ...textsOf(request.system)];
+  // The last one counts: a resumed session (another worktree) also carries the earlier one.
+  const texts = [...request.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content)), ...textsOf(request.system)].reverse();
   for (const pattern of CWD_PATTERNS) {
     for (const text of texts) {
       const dir = pattern.exec(text)?.[1];

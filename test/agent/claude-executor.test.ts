@@ -105,3 +105,30 @@ describe('Claude Code executor (real CLI, rehearsal model)', () => {
     expect(outcome.summary).toContain('/nonexistent/claude: ENOENT');
   });
 });
+
+describe('Claude Code executor: follow-ups resume the previous session', () => {
+  it('passes --resume when its CLI home holds the session (another worktree), and starts fresh when it does not', async () => {
+    const { executor, run, dir } = await setup();
+    const first = await run('Plain request.');
+    expect(first.outcome).toBe('succeeded');
+    const session = first.sessionId!;
+    const followUpTask = {
+      title: 'Follow-up on #7: Add a /health endpoint', body: 'Plain request.', labels: [], repo: 'acme/web', issueNumber: 7, specialty: 'backend',
+      branch: 'ccc/12-add-a-health-endpoint', resumeSessionId: session,
+      followUp: { kind: 'comment' as const, author: 'alice', body: '/ccc also log each request', pullRequest: 7 },
+    };
+    expect(executor.args({ taskId: 10, attempt: 1, workDir: dir, task: followUpTask }, 'fresh-id')).toEqual(expect.arrayContaining(['--resume', session]));
+    const other = join(dir, 'other-worktree');
+    mkdirSync(other);
+    execFileSync('git', ['init', '--quiet', other]);
+    const second = await executor.run({ taskId: 10, attempt: 1, workDir: other, task: followUpTask }, { signal: new AbortController().signal, progress: () => {} });
+    expect(second.outcome).toBe('succeeded');
+    expect(second.sessionId).toBe(session); // the same conversation, continued
+    // The resumed session's earlier turns do not stop the rehearsal model from doing the new task.
+    expect(existsSync(join(other, 'server', 'follow_up_on_7_add_a_health_endpoint.py'))).toBe(true);
+
+    const unknown = { ...followUpTask, resumeSessionId: '00000000-0000-4000-8000-000000000000' };
+    expect(executor.args({ taskId: 11, attempt: 1, workDir: dir, task: unknown }, 'fresh-id')).toEqual(expect.arrayContaining(['--session-id', 'fresh-id']));
+    expect(executor.args({ taskId: 11, attempt: 1, workDir: dir, task: { ...unknown, resumeSessionId: '../../etc/x' } }, 'fresh-id')).not.toContain('--resume');
+  });
+});
