@@ -29,7 +29,11 @@ export function trackingComment(task: Task, events: readonly TaskEvent[]): strin
       }
       const continued = task.followUp || task.previousTaskId;
       const what = continued ? `pushed ${r.commit.slice(0, 12)} to pull request #${pr.number}` : `pull request #${pr.number}`;
-      return `${head}\n\nDone: ${what} — ${pr.url}${r.incomplete ? `\n\nIncomplete: ${r.incomplete}` : ''}${costLine(task)}`;
+      // An agent that cannot continue a branch pushes a new one: say so rather than claim the pull request changed.
+      const elsewhere = task.branch && r.branch && r.branch !== task.branch
+        ? `\n\nNote: the agent pushed branch \`${r.branch}\`, not \`${task.branch}\` (is it older than the coordinator?), so pull request #${pr.number} did not change.`
+        : '';
+      return `${head}\n\nDone: ${what} — ${pr.url}${r.incomplete ? `\n\nIncomplete: ${r.incomplete}` : ''}${elsewhere}${costLine(task)}`;
     }
     case 'failed': {
       const output = events.filter((e) => e.kind === 'progress').slice(-OUTPUT_LINES).map((e) => e.message);

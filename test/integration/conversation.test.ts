@@ -31,12 +31,13 @@ function config() {
   });
 }
 
+/** The task once it succeeded and its pull request is recorded (the publisher follows the result). */
 async function finished(url: string, token: string, id: number): Promise<any> {
   return eventually(async () => {
     const t = (await api(url, `/tasks/${id}`, { token })).body.task;
     if (t.state === 'failed' || t.state === 'cancelled') throw new Error(`task ${id} ${t.state}: ${t.result?.summary}`);
-    return t.state === 'succeeded' ? t : undefined;
-  }, 120_000, `task ${id} to succeed`);
+    return t.state === 'succeeded' && (t.pullRequest || !t.result?.commit) ? t : undefined;
+  }, 120_000, `task ${id} to succeed with its pull request`);
 }
 
 describe('the conversation: issue → pull request → /ccc follow-up → a new commit on the same branch', () => {
