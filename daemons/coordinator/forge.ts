@@ -33,6 +33,8 @@ export interface Forge {
   openPullRequest(pr: NewPullRequest): Promise<PullRequestRef>;
   /** The open pull request whose head is `head` in `repo`, if there is one. */
   findOpenPullRequest(repo: string, head: string): Promise<PullRequestRef | undefined>;
+  /** A draft whose work a follow-up completed is ready for review (the local forge; GitHub needs GraphQL for it, not done). */
+  markReady?(repo: string, number: number): Promise<void>;
   /** The comments of an issue or pull request's conversation, oldest first. */
   comments(repo: string, issue: number): Promise<ForgeComment[]>;
 }

@@ -102,8 +102,8 @@ export class LocalForge implements Forge {
   }
 
   /** A follow-up finished the work of a draft: the pull request is ready for review. */
-  markReady(number: number): void {
-    this.db.prepare('UPDATE forge_pull_requests SET draft = 0 WHERE number = ?').run(number);
+  async markReady(repo: string, number: number): Promise<void> {
+    this.db.prepare('UPDATE forge_pull_requests SET draft = 0 WHERE repo = ? AND number = ?').run(repo, number);
   }
 
   pulls(): ForgePullRequest[] {

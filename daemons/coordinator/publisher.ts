@@ -62,6 +62,8 @@ export class Publisher {
       await this.openPullRequest(task, repo);
       task = this.store.get(taskId)!;
     }
+    const r = task.result;
+    if (task.state === 'succeeded' && task.followUp && task.pullRequest && r?.commit && !r.incomplete) await this.forge.markReady?.(repo, task.pullRequest.number);
     if (!task.issueNumber) return;
     const issue = task.issueNumber;
     const onPull = task.followUp != null; // a follow-up's conversation is its pull request's

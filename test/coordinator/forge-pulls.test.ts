@@ -99,4 +99,28 @@ describe('local forge pull requests', () => {
     expect(body.pull.commits).toHaveLength(2);
     expect(existsSync(marker)).toBe(false);
   });
+  it('work kept at a limit opens a draft marked incomplete; a follow-up that completes it makes it ready', async () => {
+    const dir = tempDir();
+    const c = await startTestCoordinator(testEnv(dir));
+    const bare = ensureDemoRepo(c.localForge.root);
+    const branch = 'ccc/5-big-change';
+    const first = pushBranch(bare, branch, { 'server/big.py': 'part = 1\n' });
+    const task = c.store.create({ title: 'Big change', body: 'b', labels: [], repo: 'demo/app', specialty: 'backend', specialtyReason: 'r' });
+    c.store.assign(task.id, 'backend', 'r', 60_000);
+    c.store.finish({ taskId: task.id, attempt: 1 }, 'backend', { outcome: 'failed', retryable: false, summary: 'reached the turn limit (6 turns)', incomplete: 'reached the turn limit (6 turns)', exitCode: 1, durationMs: 1, branch, base: 'main', commit: first });
+    await c.publisher.idle();
+    const pr = c.store.get(task.id)!.pullRequest!;
+    expect(c.localForge.pull(pr.number)).toMatchObject({ draft: true, title: '[incomplete] Big change', head: branch });
+    expect(c.localForge.pull(pr.number)!.body).toContain('**Incomplete:** reached the turn limit');
+
+    const asked = await api(c.url, `/forge/pulls/${pr.number}/comments`, { body: { body: '/ccc finish it' } });
+    const id = asked.body.task.id as number;
+    expect(asked.body.task.branch).toBe(branch);
+    const second = pushBranch(bare, branch, { 'server/big2.py': 'part = 2\n' });
+    c.store.assign(id, 'backend', 'r', 60_000);
+    c.store.finish({ taskId: id, attempt: 1 }, 'backend', { outcome: 'succeeded', retryable: false, summary: 'done', exitCode: 0, durationMs: 1, branch, base: 'main', commit: second });
+    await c.publisher.idle();
+    expect(c.localForge.pull(pr.number)!.draft).toBe(false);
+    expect(c.localForge.pulls()).toHaveLength(1);
+  });
 });
