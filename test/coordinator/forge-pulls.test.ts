@@ -5,26 +5,12 @@
  * without a token; and the diff runs no driver a pushed branch asks for.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureDemoRepo } from '../../daemons/cli/demo-repo.js';
+import { pushBranch } from '../forge-branch.js';
 import { api, eventually, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
-
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', GIT_CONFIG_GLOBAL: '/dev/null' };
-
-/** Pushes a branch with `files` on top of main to the bare repository; returns its head commit. */
-function pushBranch(bare: string, branch: string, files: Record<string, string>): string {
-  const work = mkdtempSync(join(tempDir(), 'clone-'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: work, env: GIT_ENV }).toString().trim();
-  git('clone', '--quiet', bare, '.');
-  try { git('checkout', '--quiet', branch); } catch { git('checkout', '--quiet', '-b', branch); }
-  for (const [path, content] of Object.entries(files)) writeFileSync(join(work, path), content);
-  git('add', '.');
-  git('commit', '--quiet', '-m', `change ${Object.keys(files).join(' ')}`);
-  git('push', '--quiet', 'origin', branch);
-  return git('rev-parse', 'HEAD');
-}
 
 async function setup() {
   const dir = tempDir();
