@@ -20,6 +20,8 @@ import { WebhookDeliveries } from './webhook-deliveries.js';
 import type { ContextComment } from '../shared/protocol.js';
 import { fetchContext } from './conversation/context.js';
 import { cancelOpen, continuationOf, createFollowUp, retryLatest, type Continued } from './conversation/follow-ups.js';
+
+type Continuation = Awaited<ReturnType<typeof continuationOf>>;
 import type { Forge } from './forge.js';
 import { actionOf, interpret, type WebhookIntent } from './webhook-events.js';
 
@@ -76,7 +78,7 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log }: W
   };
 
   /** Does what the intent asks; runs inside the delivery's transaction. */
-  const act = (intent: Exclude<WebhookIntent, { kind: 'invalid' }>, context: ContextComment[]): Reply => {
+  const act = (intent: Exclude<WebhookIntent, { kind: 'invalid' }>, context: ContextComment[], continued: Continuation): Reply => {
     switch (intent.kind) {
       case 'pong': {
         const missing = intent.missingEvents.length > 0 ? { missingEvents: intent.missingEvents } : {};
@@ -88,7 +90,6 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log }: W
         const { issue } = intent;
         const current = openTask(issue.repo, issue.issueNumber);
         if (current) return { status: 200, body: { outcome: 'task-exists', task: current }, outcome: 'task-exists', task: current };
-        const continued = continuationOf(store, issue.repo, issue.issueNumber);
         const task = store.create({ ...issue, source: 'github', ...taskSpecialty(issue, routing), ...continued, context });
         return { status: 201, body: { outcome: 'task-created', task }, outcome: 'task-created', task, created: true };
       }
@@ -115,13 +116,14 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log }: W
 
     // Context is read before the transaction (it is I/O); a replayed delivery reads it again and uses nothing.
     const context = await contextFor(intent, forge, policy.allowedAssociations, log);
+    const continued: Continuation = intent.kind === 'run' ? await continuationOf(store, forge, intent.issue.repo, intent.issue.issueNumber) : {};
     const reply = store.inTransaction((): Reply => {
       const prior = deliveries.get(delivery);
       if (prior) {
         const task = prior.taskId === null ? undefined : store.get(prior.taskId);
         return { status: 200, body: { duplicate: true, outcome: prior.outcome, ...(task ? { task } : {}) }, outcome: prior.outcome, duplicate: true };
       }
-      const done = act(intent, context);
+      const done = act(intent, context, continued);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
       return done;
     });

@@ -151,4 +151,23 @@ describe('follow-ups on pull requests the cluster opened', () => {
     const retried = await deliver(c.url, retry, { event: 'issue_comment' });
     expect(retried.body).toMatchObject({ outcome: 'task-retried', task: { id: r.body.task.id, state: 'queued' } });
   });
+  it('a new run of the issue continues the branch of its open pull request, and starts fresh once it is closed', async () => {
+    const { gh, c, agent, repo, first } = await setup();
+    const run = comment('/ccc run') as any;
+    run.repository.full_name = repo;
+    run.issue.number = 12;
+    const again = await deliver(c.url, run, { event: 'issue_comment' });
+    expect(again.body.task).toMatchObject({ branch: BRANCH, previousTaskId: first.taskId, issueNumber: 12 });
+    const assign = await agent.next('task.assign');
+    expect(assign.task).toMatchObject({ branch: BRANCH, resumeSessionId: 'session-of-the-first-run' });
+    agent.send({ type: 'task.result', taskId: assign.taskId, attempt: assign.attempt, outcome: 'succeeded', retryable: false, summary: 'more', exitCode: 0, durationMs: 1, branch: BRANCH, base: 'main', commit: 'd'.repeat(40) });
+    await eventually(() => c.store.get(assign.taskId)?.pullRequest ?? undefined, 30_000, 'the reused pull request');
+    expect(c.store.get(assign.taskId)!.pullRequest!.number).toBe(7);
+    expect(gh.calls.filter((x) => x.method === 'POST' && x.path.endsWith('/pulls'))).toHaveLength(1);
+
+    gh.pulls[0]!.state = 'closed'; // merged
+    const fresh = await deliver(c.url, run, { event: 'issue_comment', delivery: undefined });
+    expect(fresh.body.task.branch).toBeNull();
+    expect(fresh.body.task.previousTaskId).toBeNull();
+  });
 });

@@ -5,6 +5,7 @@
  * keeps what a failed attempt pushed. One rule for GitHub and the local forge.
  */
 import type { ContextComment, FollowUp } from '../../shared/protocol.js';
+import type { Forge } from '../forge.js';
 import type { Task, TaskState } from '../task-model.js';
 import type { NewTask, Revoked, TaskStore } from '../task-store.js';
 
@@ -46,13 +47,16 @@ export function createFollowUp(store: TaskStore, req: { repo: string; pull: numb
 }
 
 /**
- * What a new run of an issue continues: when its latest task has a pull request, the run works on that
- * branch (adding commits, never rewriting them) and the publisher finds the open pull request again.
+ * What a new run of an issue continues: when its latest task's pull request is still open (or it pushed
+ * incomplete work without one), the run works on that branch (adding commits, never rewriting them) and
+ * the publisher finds the open pull request again. A merged or closed pull request's branch is not reused.
  */
-export function continuationOf(store: TaskStore, repo: string, issueNumber: number): Pick<NewTask, 'branch' | 'previousTaskId'> {
+export async function continuationOf(store: TaskStore, forge: Forge, repo: string, issueNumber: number): Promise<Pick<NewTask, 'branch' | 'previousTaskId'>> {
   const last = store.forIssue(repo, issueNumber);
   const branch = last && (last.pullRequest || last.result?.incomplete) ? branchOf(last) : null;
-  return branch && last ? { branch, previousTaskId: last.id } : {};
+  if (!last || !branch) return {};
+  if (last.pullRequest && !(await forge.findOpenPullRequest(repo, branch).catch(() => undefined))) return {};
+  return { branch, previousTaskId: last.id };
 }
 
 /** `/ccc retry` or `ccc retry <id>`: a failed or cancelled task runs again, continuing any branch its attempt pushed. */
