@@ -153,6 +153,27 @@ one_task_per_specialty() {
   return "$ok"
 }
 
+# One round of the conversation on the local forge: a task opens a pull request, a `/ccc` comment on it
+# makes a follow-up that adds a commit to the same branch, and no second pull request is opened.
+follow_up_round() {
+  local id t pr branch before after asked fid pulls
+  id=$(submit "Rehearsal: conversation" backend)
+  t=$(wait_final "$id" 240) || { log "  task $id did not finish"; return 1; }
+  pr=$(json 'j.task.pullRequest ? j.task.pullRequest.number : ""' <<<"$t")
+  branch=$(json 'j.task.result && j.task.result.branch || ""' <<<"$t")
+  [[ -n $pr && -n $branch ]] || { log "  task $id opened no pull request"; return 1; }
+  before=$(on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git rev-parse "refs/heads/$branch")
+  asked=$(api -X POST "$URL/api/v1/forge/pulls/$pr/comments" -d '{"body":"/ccc also log each request","author":"rehearsal"}')
+  fid=$(json 'j.task ? j.task.id : ""' <<<"$asked")
+  [[ -n $fid ]] || { log "  the comment made no task: $asked"; return 1; }
+  t=$(wait_final "$fid" 240) || { log "  follow-up $fid did not finish"; return 1; }
+  after=$(on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git rev-parse "refs/heads/$branch")
+  pulls=$(api "$URL/api/v1/forge/pulls" | json "j.pulls.filter(p=>p.head===\"$branch\").length")
+  log "  PR #$pr on $branch: ${before:0:12} → ${after:0:12} by follow-up $fid ($(json 'j.task.state + " on " + j.task.agentId' <<<"$t")); pull requests for the branch: $pulls"
+  [[ $(json 'j.task.state' <<<"$t") == succeeded && $after != "$before" && $pulls == 1 ]] &&
+    on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git merge-base --is-ancestor "$before" "$after"
+}
+
 restart_during_task() {
   local id t terminal
   id=$(submit "Rehearsal: restart drill" backend 'ccc-rehearsal: latency=1500')
@@ -242,6 +263,7 @@ main() {
   check "one task per specialty: real claude, rehearsal model, PR on the forge" one_task_per_specialty
   check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
   check "sandbox (bubblewrap): a Bash turn reaches no secret, no coordinator, no denied host" sandbox_escape
+  check "follow-up: /ccc comment on the forge PR adds a commit to its branch, no new PR" follow_up_round
   check "second provisioning changes nothing" second_provision
   if [[ ${CCC_KEEP:-0} == 1 ]]; then log "CCC_KEEP=1: leaving the machines up"; return; fi
   check "vagrant destroy -f" destroy

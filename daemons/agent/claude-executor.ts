@@ -17,6 +17,7 @@ import type { Execution, ExecutionHooks, ExecutionOutcome, Executor } from './ex
 import type { ModelReach, OpenedRun } from './model-reach.js';
 import { profileFor, type ResolvedProfile } from './profile.js';
 import { buildPrompt } from './prompt.js';
+import type { SessionStore } from './session-store.js';
 import { supervise, type Supervised } from './supervised-process.js';
 
 export interface ClaudeExecutorOptions {
@@ -24,6 +25,8 @@ export interface ClaudeExecutorOptions {
   /** The agent's environment: only PATH, LANG, TZ and CLAUDE_CODE_* pass through; never a credential. */
   env: Record<string, string | undefined>;
   reach: ModelReach;
+  /** Transcripts kept between runs, so a follow-up on this agent resumes its session. */
+  sessions?: SessionStore;
 }
 
 /** After the result event the CLI should exit; if it lingers this long, it is stopped. */
@@ -42,8 +45,10 @@ export class ClaudeExecutor implements Executor {
     return env;
   }
 
-  args(profile: ResolvedProfile, sessionId: string, mcpConfig: string | undefined): string[] {
-    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', this.opts.config.permissionMode, '--session-id', sessionId];
+  /** `resume`: continue that session (its transcript is in the run's home) instead of starting `sessionId`. */
+  args(profile: ResolvedProfile, sessionId: string, mcpConfig: string | undefined, resume = false): string[] {
+    const session = resume ? ['--resume', sessionId] : ['--session-id', sessionId];
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', this.opts.config.permissionMode, ...session];
     if (profile.allowedTools.length) args.push('--allowedTools', profile.allowedTools.join(','));
     if (profile.model) args.push('--model', profile.model);
     if (profile.systemPrompt) args.push('--append-system-prompt', profile.systemPrompt);
@@ -56,7 +61,6 @@ export class ClaudeExecutor implements Executor {
     const profile = profileFor(c, execution.task.specialty);
     const refusal = this.opts.reach.refusal(allowsBash(profile.allowedTools, c.permissionMode));
     if (refusal) return { outcome: 'failed', retryable: true, exitCode: null, summary: `this agent takes no such task: ${refusal}` };
-    const sessionId = randomUUID();
     const binary = c.binary.replaceAll('{packageRoot}', packageRoot);
     if (!existsSync(binary)) return { outcome: 'failed', retryable: false, exitCode: null, summary: `cannot run the Claude Code CLI at ${binary}: ENOENT; install it (npm ci) or set agent.executor.binary` };
     let refused: number | undefined;
@@ -82,7 +86,13 @@ export class ClaudeExecutor implements Executor {
       mcpConfig = join(opened.env.HOME!, 'ccc-mcp.json');
       writeFileSync(mcpConfig, JSON.stringify({ mcpServers: profile.mcpServers }), { mode: 0o600 });
     }
-    const args = [...opened.args, ...this.args(profile, sessionId, mcpConfig)];
+    // A follow-up resumes the previous attempt's session when this agent kept its transcript.
+    const home = opened.env.HOME!;
+    const wanted = execution.task.resumeSessionId;
+    const resume = Boolean(wanted && this.opts.sessions?.restore(home, wanted));
+    const sessionId = resume ? wanted! : randomUUID();
+    if (resume) hooks.progress(`resuming the Claude session ${sessionId}`);
+    const args = [...opened.args, ...this.args(profile, sessionId, mcpConfig, resume)];
     let result: ResultEvent | undefined;
     let noise = 0;
     const stderrTail: string[] = [];
@@ -110,6 +120,7 @@ export class ClaudeExecutor implements Executor {
       },
     });
     const exit = await run.exited;
+    this.opts.sessions?.keep(home, result?.session_id ?? sessionId);
     await opened.close();
     const u = opened.usage;
     hooks.progress(`model relay: ${u.requests} requests, ${u.inputTokens} in / ${u.outputTokens} out tokens, ~$${u.costUsd.toFixed(4)}${opened.denied() ? `, ${opened.denied()} egress denied` : ''}${opened.confined ? '' : ' (not sandboxed: agent.sandbox is off)'}`);

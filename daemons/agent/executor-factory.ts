@@ -7,6 +7,7 @@ import { ClaudeExecutor } from './claude-executor.js';
 import { CommandExecutor } from './command-executor.js';
 import type { Executor } from './executor.js';
 import type { ModelReach } from './model-reach.js';
+import { SessionStore } from './session-store.js';
 import { RepoExecutor } from './git/repo-executor.js';
 import { Workspaces } from './git/workspaces.js';
 
@@ -38,6 +39,6 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     keepFailedMs: claude.keepFailedHours * 3_600_000,
     log,
   });
-  const cli = new ClaudeExecutor({ config: claude, env, reach });
+  const cli = new ClaudeExecutor({ config: claude, env, reach, sessions: new SessionStore(join(settings.dataDir, 'claude-sessions')) });
   return new RepoExecutor(cli, workspaces, log, { keepWorkOnLimit: claude.keepWorkOnLimit });
 }

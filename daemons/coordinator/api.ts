@@ -11,6 +11,8 @@ import { HttpError } from './http-error.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
+import { retryTask } from './conversation/follow-ups.js';
+import { forgePullsRouter } from './conversation/forge-pulls-api.js';
 import type { TaskStore } from './task-store.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -97,22 +99,14 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   router.post('/tasks/:id/retry', (req, res) => {
-    const task = store.retry(taskId(req), 'operator');
+    const task = retryTask(store, taskId(req), 'operator');
     scheduler.schedule();
     res.json({ task });
   });
 
   router.get('/events', deps.live.handler());
 
-  router.get('/forge/pulls', (_req, res) => {
-    res.json({ pulls: deps.localForge.pulls() });
-  });
-
-  router.get('/forge/pulls/:number', (req, res) => {
-    const pr = deps.localForge.pull(Number(req.params.number));
-    if (!pr) throw new HttpError(404, 'not_found', `the local forge has no pull request ${req.params.number}`);
-    res.json({ pull: pr });
-  });
+  router.use('/forge/pulls', forgePullsRouter({ store, scheduler, localForge: deps.localForge, log }));
 
   router.use((req) => {
     throw new HttpError(404, 'not_found', `no API route ${req.method} ${req.originalUrl}`);

@@ -40,6 +40,10 @@ export function dashboardRouter(dir = DASHBOARD_DIR): Router {
   router.get('/', securityHeaders, (_req, res, next) => {
     res.sendFile('index.html', { root: dir, cacheControl: false }, (err) => { if (err) next(err); });
   });
+  // A local-forge pull request: the page reads it through the API with the token it asks for.
+  router.get(/^\/pulls\/\d+\/?$/, securityHeaders, (_req, res, next) => {
+    res.sendFile('pull.html', { root: dir, cacheControl: false }, (err) => { if (err) next(err); });
+  });
   router.use('/dashboard', securityHeaders, express.static(dir, {
     index: false, redirect: false, dotfiles: 'ignore', fallthrough: true, cacheControl: false,
   }));

@@ -4,7 +4,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../shared/log.js';
-import { STATUS_LABELS, type Forge, type NewPullRequest, type StatusLabel } from './forge.js';
+import { STATUS_LABELS, type Forge, type ForgeComment, type NewPullRequest, type StatusLabel } from './forge.js';
 import type { PullRequestRef } from './task-model.js';
 
 const RetryingOctokit = Octokit.plugin(retry, throttling);
@@ -69,7 +69,19 @@ export class GitHubForge implements Forge {
   }
 
   async openPullRequest(pr: NewPullRequest): Promise<PullRequestRef> {
-    const { data } = await this.octokit.rest.pulls.create({ ...split(pr.repo), head: pr.head, base: pr.base, title: pr.title, body: pr.body });
+    const { data } = await this.octokit.rest.pulls.create({ ...split(pr.repo), head: pr.head, base: pr.base, title: pr.title, body: pr.body, draft: pr.draft ?? false });
     return { number: data.number, url: data.html_url };
+  }
+
+  async findOpenPullRequest(repo: string, head: string): Promise<PullRequestRef | undefined> {
+    const { owner, repo: name } = split(repo);
+    const { data } = await this.octokit.rest.pulls.list({ owner, repo: name, head: `${owner}:${head}`, state: 'open', per_page: 1 });
+    const pr = data[0];
+    return pr && { number: pr.number, url: pr.html_url };
+  }
+
+  async comments(repo: string, issue: number): Promise<ForgeComment[]> {
+    const list = await this.octokit.paginate(this.octokit.rest.issues.listComments, { ...split(repo), issue_number: issue, per_page: 100 });
+    return list.map((c) => ({ author: c.user?.login ?? 'ghost', association: c.author_association, body: c.body ?? '', at: c.created_at }));
   }
 }

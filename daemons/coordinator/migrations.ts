@@ -76,4 +76,26 @@ export const migrations: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  -- The conversation: a task may continue a branch and pull request (follow-ups, reruns).
+  ALTER TABLE tasks ADD COLUMN branch TEXT;             -- a branch to continue (a pull request's head)
+  ALTER TABLE tasks ADD COLUMN pr_number INTEGER;       -- the pull request the task's work is on
+  ALTER TABLE tasks ADD COLUMN previous_task_id INTEGER;-- the task whose work this one continues
+  ALTER TABLE tasks ADD COLUMN follow_up TEXT;          -- JSON: what a follow-up asks (untrusted)
+  ALTER TABLE tasks ADD COLUMN context TEXT;            -- JSON: earlier comments by allowed users (untrusted)
+  UPDATE tasks SET pr_number = json_extract(pull_request, '$.number') WHERE pull_request IS NOT NULL;
+  CREATE INDEX tasks_by_pull ON tasks (repo, pr_number);
+
+  ALTER TABLE forge_pull_requests ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE forge_pull_requests ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+  CREATE TABLE forge_pull_comments (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    number     INTEGER NOT NULL REFERENCES forge_pull_requests (number),
+    author     TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX forge_pull_comments_by_pull ON forge_pull_comments (number, id);
+  `,
 ];

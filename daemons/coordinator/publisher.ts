@@ -1,18 +1,25 @@
 /**
  * Keeps GitHub (or the local forge) in step with each task that came from an
- * issue: one tracking comment edited as the task moves, a ccc:* status label,
- * and, when an agent pushed a branch, the pull request (`Closes #N`).
- * Updates of one task run in order; a failure is logged, never fatal.
+ * issue or a pull request's conversation: one tracking comment edited as the
+ * task moves, a ccc:* status label, and, when an agent pushed a branch, the
+ * pull request (`Closes #N`) — an open one for the branch is reused, and work
+ * kept at a limit opens a draft. Updates of one issue run in order, and the
+ * issue's label follows its latest task. A failure to publish is logged and
+ * still brings the comment and label to the task's final state, with the reason.
  */
 import type { Logger } from '../shared/log.js';
 import type { Forge, StatusLabel } from './forge.js';
 import type { Task } from './task-model.js';
 import type { TaskStore } from './task-store.js';
+import { PUBLISH_FAILED, pullRequestBody, trackingComment } from './tracking-comment.js';
 
-const OUTPUT_LINES = 10;
+export { pullRequestBody } from './tracking-comment.js';
+
+const FINAL = ['succeeded', 'failed', 'cancelled'];
 
 export class Publisher {
-  private readonly chains = new Map<number, Promise<void>>();
+  /** One chain of updates per issue (or per task without one), so an issue's label is never raced. */
+  private readonly chains = new Map<string, Promise<void>>();
   /** What each unfinished task's issue already shows, so an unchanged comment or label is not written again. */
   private readonly shown = new Map<number, { comment: string; label: StatusLabel | null }>();
 
@@ -21,7 +28,7 @@ export class Publisher {
     readonly forge: Forge,
     private readonly log: Logger,
   ) {
-    store.onChange((task) => this.enqueue(task.id));
+    store.onChange((task) => this.enqueue(task));
   }
 
   /** Resolves when every update queued so far has been sent. */
@@ -29,18 +36,20 @@ export class Publisher {
     while (this.chains.size > 0) await Promise.all(this.chains.values());
   }
 
-  private enqueue(taskId: number): void {
-    const previous = this.chains.get(taskId) ?? Promise.resolve();
+  private enqueue(task: Task): void {
+    const taskId = task.id;
+    const key = task.repo && task.issueNumber ? `${task.repo}#${task.issueNumber}` : `task ${taskId}`;
+    const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(() => this.publish(taskId)).catch((err: unknown) => {
       this.log.error({ taskId, forge: this.forge.name, err: (err as Error).message }, 'could not update the issue or pull request');
     });
-    this.chains.set(taskId, next);
+    this.chains.set(key, next);
     void next.finally(() => {
-      if (this.chains.get(taskId) !== next) return;
-      this.chains.delete(taskId);
-      // Nothing more queued for it: a finished task's issue will not change again unless it is retried.
+      if (this.chains.get(key) !== next) return;
+      this.chains.delete(key);
+      // Nothing more queued: a finished task's issue will not change again unless it is retried.
       const state = this.store.get(taskId)?.state;
-      if (!state || ['succeeded', 'failed', 'cancelled'].includes(state)) this.shown.delete(taskId);
+      if (!state || FINAL.includes(state)) this.shown.delete(taskId);
     });
   }
 
@@ -49,51 +58,71 @@ export class Publisher {
     let task = this.store.get(taskId);
     const repo = task?.repo;
     if (!task || !repo) return;
-    const r = task.result;
-    if (task.state === 'succeeded' && r?.branch && r.commit && !task.pullRequest) {
-      const pr = await this.forge.openPullRequest({
-        repo, head: r.branch, base: r.base ?? 'main', taskId,
-        title: task.title, body: pullRequestBody(task),
-      });
-      this.store.setPullRequest(taskId, pr);
-      this.log.info({ taskId, pr: pr.number, url: pr.url }, 'pull request opened');
+    if (needsPullRequest(task)) {
+      await this.openPullRequest(task, repo);
       task = this.store.get(taskId)!;
     }
+    const r = task.result;
+    if (task.state === 'succeeded' && task.followUp && task.pullRequest && r?.commit && !r.incomplete) await this.forge.markReady?.(repo, task.pullRequest.number);
     if (!task.issueNumber) return;
+    const issue = task.issueNumber;
+    const onPull = task.followUp != null; // a follow-up's conversation is its pull request's
     const shown = this.shown.get(taskId);
-    const comment = this.comment(task);
-    const label = statusLabel(task);
+    const comment = trackingComment(task, this.store.events(taskId));
+    const latest = this.store.latestForIssue(repo, issue);
+    const label = latest === undefined || latest === taskId ? statusLabel(task) : shown?.label ?? null;
+    let failure: unknown;
     if (comment !== shown?.comment) {
-      const known = this.store.trackingComment(taskId);
-      const commentId = await this.forge.upsertComment(repo, task.issueNumber, comment, known);
-      if (commentId !== known) this.store.setTrackingComment(taskId, commentId);
+      try {
+        const known = this.store.trackingComment(taskId);
+        const commentId = await this.forge.upsertComment(repo, issue, comment, known, onPull);
+        if (commentId !== known) this.store.setTrackingComment(taskId, commentId);
+      } catch (err) {
+        failure = err; // the label still follows
+      }
     }
-    if (!shown || label !== shown.label) await this.forge.setStatusLabel(repo, task.issueNumber, label);
+    // Only the issue's latest task moves its label: an older run ending late must not cover a newer one.
+    if ((latest === undefined || latest === taskId) && (!shown || label !== shown.label)) await this.forge.setStatusLabel(repo, issue, label, onPull);
+    if (failure) throw failure;
     this.shown.set(taskId, { comment, label });
   }
 
-  comment(task: Task): string {
-    const head = `**claude-code-cluster** · task ${task.id} · ${task.specialty}`;
-    const attempt = `attempt ${task.attempt} of ${task.maxAttempts}`;
-    switch (task.state) {
-      case 'queued':
-        return `${head}\n\nQueued: ${task.routeReason}`;
-      case 'assigned':
-      case 'running':
-        return `${head}\n\nRunning on agent **${task.agentId}** (${attempt}).`;
-      case 'succeeded':
-        return task.pullRequest
-          ? `${head}\n\nDone: pull request #${task.pullRequest.number} — ${task.pullRequest.url}${costLine(task)}`
-          : `${head}\n\nFinished without changing any file: ${task.result?.summary ?? ''}${costLine(task)}`;
-      case 'failed': {
-        const output = this.store.events(task.id).filter((e) => e.kind === 'progress').slice(-OUTPUT_LINES).map((e) => e.message);
-        const tail = output.length ? `\n\nLast output:\n\n\`\`\`\n${output.join('\n').replaceAll('```', "'''")}\n\`\`\`` : '';
-        return `${head}\n\nFailed (${attempt}): ${task.result?.summary ?? 'no result'}${tail}`;
+  /** Reuses the open pull request of the branch, or opens one (a draft for work kept at a limit); a failure is recorded, not thrown. */
+  private async openPullRequest(task: Task, repo: string): Promise<void> {
+    const r = task.result!;
+    const head = r.branch!;
+    try {
+      let pr = await this.forge.findOpenPullRequest(repo, head);
+      if (pr) {
+        this.log.info({ taskId: task.id, pr: pr.number }, 'the branch already has an open pull request; reusing it');
+      } else {
+        const draft = Boolean(r.incomplete);
+        pr = await this.forge.openPullRequest({
+          repo, head, base: r.base ?? 'main', taskId: task.id, draft,
+          title: draft ? `[incomplete] ${task.title}` : task.title, body: pullRequestBody(task),
+        }).catch(async (err: unknown) => {
+          // GitHub answers 422 "A pull request already exists" when one was opened meanwhile.
+          const existing = await this.forge.findOpenPullRequest(repo, head).catch(() => undefined);
+          if (existing) return existing;
+          throw err;
+        });
+        this.log.info({ taskId: task.id, pr: pr.number, url: pr.url, draft }, 'pull request opened');
       }
-      case 'cancelled':
-        return `${head}\n\nCancelled.`;
+      this.store.setPullRequest(task.id, pr);
+    } catch (err) {
+      const why = (err as Error).message.slice(0, 500);
+      this.log.error({ taskId: task.id, forge: this.forge.name, err: why }, 'could not open the pull request');
+      this.store.note(task.id, PUBLISH_FAILED, why);
     }
   }
+}
+
+/** A pushed branch with no pull request yet: on success, or kept at a limit. */
+function needsPullRequest(task: Task): boolean {
+  const r = task.result;
+  if (!r?.branch || !r.commit || task.pullRequest) return false;
+  if (task.state === 'succeeded') return true;
+  return task.state === 'failed' && Boolean(r.incomplete);
 }
 
 function statusLabel(task: Task): StatusLabel | null {
@@ -105,16 +134,4 @@ function statusLabel(task: Task): StatusLabel | null {
     case 'failed': return 'ccc:failed';
     case 'cancelled': return null;
   }
-}
-
-function costLine(task: Task): string {
-  const r = task.result;
-  if (r?.turns == null && r?.costUsd == null) return '';
-  return `\n\n${r.turns ?? '?'} turns · $${(r.costUsd ?? 0).toFixed(4)} · agent ${task.agentId}`;
-}
-
-export function pullRequestBody(task: Task): string {
-  const closes = task.issueNumber ? `Closes #${task.issueNumber}\n\n` : '';
-  const r = task.result;
-  return `${closes}${r?.summary ?? ''}\n\n---\nMade by the **${task.agentId}** agent of claude-code-cluster (task ${task.id}, attempt ${task.attempt}, specialty ${task.specialty})${costLine(task).replace(/^\n\n/, '; ')}.`;
 }

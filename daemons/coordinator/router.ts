@@ -2,6 +2,8 @@
  * Picks the agent for a task: online, not draining, with free capacity and
  * the task's specialty (`general` fits any); least loaded first, then the one
  * idle longest. After `fallbackAfterMs` of waiting, any eligible agent will do.
+ * A task that continues earlier work prefers the agent that did it (it can
+ * resume that Claude session), when that agent fits and is free.
  */
 import { GENERAL } from './classifier.js';
 
@@ -18,6 +20,8 @@ export interface RouteTask {
   specialty: string;
   /** ms since epoch when the task was queued. */
   queuedAt: number;
+  /** The agent that ran the previous task on this branch, preferred when it fits. */
+  preferAgent?: string | null;
 }
 
 export interface Route {
@@ -28,6 +32,10 @@ export interface Route {
 export function pickAgent(task: RouteTask, candidates: readonly Candidate[], now: number, fallbackAfterMs: number): Route | undefined {
   const free = candidates.filter((c) => c.running < c.capacity);
   const fits = task.specialty === GENERAL ? free : free.filter((c) => c.specialties.includes(task.specialty));
+  const preferred = task.preferAgent ? fits.find((c) => c.id === task.preferAgent) : undefined;
+  if (preferred) {
+    return { agentId: preferred.id, reason: `${preferred.id} ran the previous task on this branch and is free (${preferred.running}/${preferred.capacity} running)` };
+  }
   if (fits.length > 0) {
     const best = leastLoaded(fits);
     const what = task.specialty === GENERAL ? 'any agent fits general' : `has ${task.specialty}`;

@@ -4,7 +4,8 @@
  * silent agents on a timer.
  */
 import type { Logger } from '../shared/log.js';
-import type { CoordinatorMessage } from '../shared/protocol.js';
+import type { CoordinatorMessage, TaskSpec } from '../shared/protocol.js';
+import { toTask, type Task, type TaskRow } from './task-model.js';
 import type { AgentRegistry } from './agent-registry.js';
 import type { TaskStore } from './task-store.js';
 import { pickAgent } from './router.js';
@@ -19,6 +20,20 @@ export interface SchedulerOptions {
 }
 
 const DISPATCH_BATCH = 500;
+
+/** What the agent is told: the task, and for continued work the branch, the request and the session to resume. */
+function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string): TaskSpec {
+  const task = toTask(row);
+  // Only the agent that ran the previous session holds its transcript.
+  const resume = previous?.agentId === agentId ? previous.result?.sessionId : undefined;
+  return {
+    title: task.title, body: task.body, labels: task.labels, repo: task.repo, issueNumber: task.issueNumber, specialty: task.specialty,
+    ...(task.branch ? { branch: task.branch } : {}),
+    ...(resume ? { resumeSessionId: resume } : {}),
+    ...(task.followUp ? { followUp: task.followUp } : {}),
+    ...(task.context.length ? { context: task.context } : {}),
+  };
+}
 
 export class Scheduler {
   private pending = false;
@@ -63,7 +78,8 @@ export class Scheduler {
     const outbox: Array<{ agentId: string; message: CoordinatorMessage }> = [];
     this.store.inTransaction(() => {
       for (const row of ready) {
-        const route = pickAgent({ specialty: row.specialty, queuedAt: Math.max(row.updated_at, row.not_before) }, candidates, now, this.opts.fallbackAfterMs);
+        const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
+        const route = pickAgent({ specialty: row.specialty, queuedAt: Math.max(row.updated_at, row.not_before), preferAgent: previous?.agentId }, candidates, now, this.opts.fallbackAfterMs);
         if (!route) continue;
         const attempt = this.store.assign(row.id, route.agentId, `${row.specialty_reason}; ${route.reason}`, this.opts.leaseMs);
         candidates.find((c) => c.id === route.agentId)!.running++;
@@ -71,7 +87,7 @@ export class Scheduler {
           agentId: route.agentId,
           message: {
             type: 'task.assign', taskId: row.id, attempt,
-            task: { title: row.title, body: row.body, labels: JSON.parse(row.labels) as string[], repo: row.repo, issueNumber: row.issue_number, specialty: row.specialty },
+            task: taskSpec(row, previous, route.agentId),
           },
         });
       }

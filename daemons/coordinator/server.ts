@@ -76,7 +76,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings),
   }));
   app.get('/metrics', metrics.handler());
-  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, db, store, scheduler, log }));
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log }));
   app.use('/git', gitHttp({ root: localForge.root, token: agentToken, log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });

@@ -1,5 +1,6 @@
 /** Task states, the legal moves between them, and the task as the API shows it. */
 import { CccError } from '../shared/errors.js';
+import type { ContextComment, FollowUp } from '../shared/protocol.js';
 
 export const TASK_STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
@@ -44,6 +45,8 @@ export interface TaskResult {
   costUsd?: number | null;
   turns?: number | null;
   sessionId?: string | null;
+  /** Set when a limit ended the run and the work so far was pushed: why it is incomplete. */
+  incomplete?: string | null;
 }
 
 export interface PullRequestRef {
@@ -61,6 +64,14 @@ export interface Task {
   source: 'api' | 'github';
   issueNumber: number | null;
   pullRequest: PullRequestRef | null;
+  /** The branch this task continues (a pull request's head), when it does not start a new one. */
+  branch: string | null;
+  /** The task whose work this one continues (same pull request). */
+  previousTaskId: number | null;
+  /** What a follow-up on a pull request asks for. */
+  followUp: FollowUp | null;
+  /** Earlier comments by allowed users, given to the model as context. */
+  context: ContextComment[];
   specialty: string;
   routeReason: string;
   agentId: string | null;
@@ -92,6 +103,11 @@ export interface TaskRow {
   issue_number: number | null;
   pull_request: string | null;
   tracking_comment_id: number | null;
+  branch: string | null;
+  pr_number: number | null;
+  previous_task_id: number | null;
+  follow_up: string | null;
+  context: string | null;
   specialty: string;
   specialty_reason: string;
   route_reason: string;
@@ -116,6 +132,10 @@ export function toTask(row: TaskRow): Task {
     source: row.source,
     issueNumber: row.issue_number,
     pullRequest: row.pull_request ? (JSON.parse(row.pull_request) as PullRequestRef) : null,
+    branch: row.branch,
+    previousTaskId: row.previous_task_id,
+    followUp: row.follow_up ? (JSON.parse(row.follow_up) as FollowUp) : null,
+    context: row.context ? (JSON.parse(row.context) as ContextComment[]) : [],
     specialty: row.specialty,
     routeReason: row.route_reason,
     agentId: row.agent_id,

@@ -6,7 +6,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { CccError } from '../shared/errors.js';
-import type { TaskRef } from '../shared/protocol.js';
+import type { ContextComment, FollowUp, TaskRef } from '../shared/protocol.js';
 import {
   ACTIVE_STATES, IllegalTransition, TASK_STATES, canTransition, toTask,
   type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
@@ -21,6 +21,12 @@ export interface NewTask {
   issueNumber?: number | null;
   specialty: string;
   specialtyReason: string;
+  /** Continuing work: the branch, the pull request it is on, and the task it follows. */
+  branch?: string | null;
+  pullRequest?: PullRequestRef | null;
+  previousTaskId?: number | null;
+  followUp?: FollowUp | null;
+  context?: ContextComment[];
 }
 
 export interface StorePolicy {
@@ -57,8 +63,14 @@ export class TaskStore {
     private readonly now: () => number = Date.now,
   ) {
     this.stmt = {
-      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, source, issue_number, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at)
-                          VALUES ('queued', @title, @body, @labels, @repo, @source, @issueNumber, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now)`),
+      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, source, issue_number, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at,
+                                             branch, pull_request, pr_number, previous_task_id, follow_up, context)
+                          VALUES ('queued', @title, @body, @labels, @repo, @source, @issueNumber, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now,
+                                  @branch, @pullRequest, @prNumber, @previousTaskId, @followUp, @context)`),
+      latestOfIssue: db.prepare<[string, number], { task_id: number }>(
+        `SELECT e.task_id FROM tasks t JOIN task_events e ON e.task_id = t.id
+         WHERE t.repo = ? AND t.issue_number = ? AND e.kind IN ('created', 'retried') ORDER BY e.id DESC LIMIT 1`),
+      byPull: db.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND pr_number = ? ORDER BY id DESC LIMIT 1'),
       byIssue: db.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND issue_number = ? ORDER BY id DESC LIMIT 1'),
       get: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
       event: db.prepare('INSERT INTO task_events (task_id, at, kind, attempt, agent_id, message) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -115,6 +127,12 @@ export class TaskStore {
         source: spec.source ?? 'api',
         issueNumber: spec.issueNumber ?? null,
         labels: JSON.stringify(spec.labels),
+        branch: spec.branch ?? null,
+        pullRequest: spec.pullRequest ? JSON.stringify(spec.pullRequest) : null,
+        prNumber: spec.pullRequest?.number ?? null,
+        previousTaskId: spec.previousTaskId ?? null,
+        followUp: spec.followUp ? JSON.stringify(spec.followUp) : null,
+        context: spec.context?.length ? JSON.stringify(spec.context) : null,
         routeReason: `${spec.specialtyReason}; waiting for an agent`,
         maxAttempts: this.policy.maxAttempts,
         now,
@@ -133,7 +151,7 @@ export class TaskStore {
 
   /** Remembers the pull request opened for a task (not a state change). */
   setPullRequest(id: number, pr: PullRequestRef): void {
-    this.db.prepare('UPDATE tasks SET pull_request = ? WHERE id = ?').run(JSON.stringify(pr), id);
+    this.db.prepare('UPDATE tasks SET pull_request = ?, pr_number = ? WHERE id = ?').run(JSON.stringify(pr), pr.number, id);
     this.changed.add(id); // not a state change, but watchers want the link
     this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
   }
@@ -150,6 +168,27 @@ export class TaskStore {
   forIssue(repo: string, issueNumber: number): Task | undefined {
     const row = this.stmt.byIssue.get(repo, issueNumber);
     return row && toTask(row);
+  }
+
+  /** The id of the issue's task created or retried last: the one its status label follows. */
+  latestForIssue(repo: string, issueNumber: number): number | undefined {
+    return this.stmt.latestOfIssue.get(repo, issueNumber)?.task_id;
+  }
+
+  /** The newest task whose work is on this pull request, if the cluster opened it. */
+  forPullRequest(repo: string, number: number): Task | undefined {
+    const row = this.stmt.byPull.get(repo, number);
+    return row && toTask(row);
+  }
+
+  /** A retried task continues the branch its failed attempt pushed (work kept at a limit). */
+  continueBranch(id: number, branch: string): void {
+    this.db.prepare('UPDATE tasks SET branch = ? WHERE id = ?').run(branch, id);
+  }
+
+  /** Records something that happened to a task outside its state machine (e.g. a publishing failure). */
+  note(id: number, kind: string, message: string): void {
+    this.tx(() => this.addEvent(id, kind, this.row(id)?.attempt ?? 0, null, message));
   }
 
   events(id: number): TaskEvent[] {

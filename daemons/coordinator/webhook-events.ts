@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { repoSchema } from '../shared/names.js';
+import { pullComment, reviewCommentEvent, reviewEvent, type PullIntent } from './conversation/pull-request-events.js';
 
 export interface WebhookPolicy {
   triggerLabel: string;
@@ -27,11 +28,13 @@ export type WebhookIntent =
   | { kind: 'ignore'; reason: string }
   | { kind: 'run'; issue: IssueWork; why: string }
   | { kind: 'cancel'; repo: string; issueNumber: number; by: string }
+  | { kind: 'retry'; repo: string; number: number; pull: boolean; by: string }
+  | Extract<PullIntent, { kind: 'follow-up' }>
   | { kind: 'invalid'; what: string; error: z.ZodError };
 
-/** The events the webhook must send (GitHub: "Issues" and "Issue comments"). */
-export const NEEDED_EVENTS: readonly string[] = ['issues', 'issue_comment'];
-export const COMMANDS = ['run', 'cancel'] as const;
+/** The events the webhook must send (GitHub: "Issues", "Issue comments", "Pull request reviews", "Pull request review comments"). */
+export const NEEDED_EVENTS: readonly string[] = ['issues', 'issue_comment', 'pull_request_review', 'pull_request_review_comment'];
+export const COMMANDS = ['run', 'cancel', 'retry'] as const;
 
 const label = z.object({ name: z.string() });
 const user = z.object({ login: z.string() });
@@ -74,7 +77,9 @@ export function interpret(event: string, payload: unknown, policy: WebhookPolicy
     case 'ping': return ping(payload);
     case 'issues': return issuesEvent(payload, policy);
     case 'issue_comment': return commentEvent(payload, policy);
-    default: return ignore(`event ${event} is not acted on (only ping, issues and issue_comment)`);
+    case 'pull_request_review': return reviewEvent(actionOf(payload), payload, policy);
+    case 'pull_request_review_comment': return reviewCommentEvent(actionOf(payload), payload, policy);
+    default: return ignore(`event ${event} is not acted on (only ping, issues, issue_comment, pull_request_review and pull_request_review_comment)`);
   }
 }
 
@@ -124,13 +129,16 @@ function commentEvent(payload: unknown, policy: WebhookPolicy): WebhookIntent {
   const command = parseCommand(comment.body ?? '');
   if (command === undefined) return ignore('comment is not a /ccc command');
   const ref = `${repository.full_name}#${issue.number}`;
-  if (!(COMMANDS as readonly string[]).includes(command)) {
-    return ignore(`unknown command "/ccc ${command}" on ${ref} (known: ${COMMANDS.map((c) => `/ccc ${c}`).join(', ')})`);
+  const onPull = issue.pull_request != null;
+  if (!onPull && !(COMMANDS as readonly string[]).includes(command)) {
+    return ignore(`unknown command "/ccc ${command}" on ${ref} (known: ${COMMANDS.map((c) => `/ccc ${c}`).join(', ')}; on a pull request, /ccc followed by what to change)`);
   }
-  if (issue.pull_request != null) return ignore(`/ccc ${command} on pull request ${ref}: commands work on issues only`);
   const refused = notAllowed(`commenter @${comment.user.login}`, comment.author_association, policy);
   if (refused) return refused;
+  // On a pull request: cancel, retry, or a follow-up request on its branch.
+  if (onPull) return pullComment(repository.full_name, issue.number, comment.user.login, comment.body ?? '', command) as WebhookIntent;
   if (command === 'cancel') return { kind: 'cancel', repo: repository.full_name, issueNumber: issue.number, by: `@${comment.user.login} on GitHub` };
+  if (command === 'retry') return { kind: 'retry', repo: repository.full_name, number: issue.number, pull: false, by: `@${comment.user.login} on GitHub` };
   if (issue.state === 'closed') return ignore(`issue ${ref} is closed`);
   return run(repository.full_name, issue, `/ccc run by @${comment.user.login} (${comment.author_association})`);
 }

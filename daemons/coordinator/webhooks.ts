@@ -17,10 +17,18 @@ import type { Scheduler } from './scheduler.js';
 import type { Task, TaskState } from './task-model.js';
 import type { Revoked, TaskStore } from './task-store.js';
 import { WebhookDeliveries } from './webhook-deliveries.js';
+import type { ContextComment } from '../shared/protocol.js';
+import { fetchContext } from './conversation/context.js';
+import { cancelOpen, continuationOf, createFollowUp, retryLatest, type Continued } from './conversation/follow-ups.js';
+
+type Continuation = Awaited<ReturnType<typeof continuationOf>>;
+import type { Forge } from './forge.js';
 import { actionOf, interpret, type WebhookIntent } from './webhook-events.js';
 
 export interface WebhookDeps {
   settings: Settings;
+  /** Where the comments given to tasks as context are read. */
+  forge: Forge;
   db: Db;
   store: TaskStore;
   scheduler: Scheduler;
@@ -49,7 +57,7 @@ interface Reply {
  *
  * @example app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }))
  */
-export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookDeps): Router {
+export function githubWebhooks({ settings, forge, db, store, scheduler, log }: WebhookDeps): Router {
   const router = express.Router();
   const secret = settings.webhookSecret;
   if (!secret) {
@@ -70,7 +78,7 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
   };
 
   /** Does what the intent asks; runs inside the delivery's transaction. */
-  const act = (intent: Exclude<WebhookIntent, { kind: 'invalid' }>): Reply => {
+  const act = (intent: Exclude<WebhookIntent, { kind: 'invalid' }>, context: ContextComment[], continued: Continuation): Reply => {
     switch (intent.kind) {
       case 'pong': {
         const missing = intent.missingEvents.length > 0 ? { missingEvents: intent.missingEvents } : {};
@@ -82,15 +90,18 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
         const { issue } = intent;
         const current = openTask(issue.repo, issue.issueNumber);
         if (current) return { status: 200, body: { outcome: 'task-exists', task: current }, outcome: 'task-exists', task: current };
-        const task = store.create({ ...issue, source: 'github', ...taskSpecialty(issue, routing) });
+        const task = store.create({ ...issue, source: 'github', ...taskSpecialty(issue, routing), ...continued, context });
         return { status: 201, body: { outcome: 'task-created', task }, outcome: 'task-created', task, created: true };
       }
       case 'cancel': {
-        const current = openTask(intent.repo, intent.issueNumber);
-        if (!current) return ignored(`no queued, assigned or running task for ${intent.repo}#${intent.issueNumber} to cancel`);
-        const { task, revoked } = store.cancel(current.id, intent.by);
-        return { status: 200, body: { outcome: 'task-cancelled', task }, outcome: 'task-cancelled', task, revoked };
+        const done = cancelOpen(store, intent);
+        if ('reason' in done) return ignored(done.reason);
+        return { status: 200, body: { outcome: 'task-cancelled', task: done.task }, outcome: 'task-cancelled', task: done.task, revoked: done.revoked };
       }
+      case 'retry':
+        return continuedReply(retryLatest(store, intent), 'task-retried');
+      case 'follow-up':
+        return continuedReply(createFollowUp(store, { ...intent, context }), 'task-created');
     }
   };
 
@@ -103,13 +114,16 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
     const intent = interpret(event, payload, policy);
     if (intent.kind === 'invalid') throw HttpError.fromZod(intent.error, intent.what);
 
+    // Context is read before the transaction (it is I/O); a replayed delivery reads it again and uses nothing.
+    const context = await contextFor(intent, forge, policy.allowedAssociations, log);
+    const continued: Continuation = intent.kind === 'run' ? await continuationOf(store, forge, intent.issue.repo, intent.issue.issueNumber) : {};
     const reply = store.inTransaction((): Reply => {
       const prior = deliveries.get(delivery);
       if (prior) {
         const task = prior.taskId === null ? undefined : store.get(prior.taskId);
         return { status: 200, body: { duplicate: true, outcome: prior.outcome, ...(task ? { task } : {}) }, outcome: prior.outcome, duplicate: true };
       }
-      const done = act(intent);
+      const done = act(intent, context, continued);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
       return done;
     });
@@ -117,17 +131,30 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
     // Committed: now tell the scheduler and the agents.
     if (reply.created) scheduler.schedule();
     if (reply.revoked) scheduler.revoke(reply.revoked, intent.kind === 'cancel' ? `cancelled by ${intent.by}` : 'cancelled');
-    const fields = { delivery, event, action, outcome: reply.outcome, taskId: reply.task?.id, ...(intent.kind === 'run' ? { why: intent.why } : {}) };
+    const fields = { delivery, event, action, outcome: reply.outcome, taskId: reply.task?.id, ...(intent.kind === 'run' || intent.kind === 'follow-up' ? { why: intent.why } : {}) };
     const msg = reply.duplicate ? 'webhook delivery seen before; nothing done' : intent.kind === 'ignore' ? 'webhook ignored' : 'webhook handled';
     log.info(fields, msg);
     if (!reply.duplicate && intent.kind === 'pong' && intent.missingEvents.length > 0) {
-      log.warn({ delivery, missingEvents: intent.missingEvents }, 'the GitHub webhook does not send every event the coordinator needs: tick "Issues" and "Issue comments" in its settings');
+      log.warn({ delivery, missingEvents: intent.missingEvents }, 'the GitHub webhook does not send every event the coordinator needs: tick "Issues", "Issue comments", "Pull request reviews" and "Pull request review comments" in its settings (docs/webhooks.md)');
     }
     // For the deliveries metric: what was done, without the free-text reason.
     res.locals.outcome = reply.duplicate ? 'duplicate' : reply.outcome.split(':')[0];
     res.status(reply.status).json(reply.body);
   });
   return router;
+}
+
+function continuedReply(done: Continued, created: string): Reply {
+  if (done.outcome === 'ignored') return ignored(done.reason);
+  if (done.outcome === 'task-exists') return { status: 200, body: { outcome: 'task-exists', task: done.task }, outcome: 'task-exists', task: done.task };
+  return { status: 201, body: { outcome: created, task: done.task }, outcome: created, task: done.task, created: true };
+}
+
+/** The comments a new task carries: the issue's for a run, the pull request's for a follow-up. */
+async function contextFor(intent: WebhookIntent, forge: Forge, allowedAssociations: readonly string[], log: Logger): Promise<ContextComment[]> {
+  if (intent.kind === 'run') return fetchContext(forge, { repo: intent.issue.repo, number: intent.issue.issueNumber, allowedAssociations }, log);
+  if (intent.kind === 'follow-up') return fetchContext(forge, { repo: intent.repo, number: intent.pull, allowedAssociations, exclude: intent.followUp.body }, log);
+  return [];
 }
 
 function ignored(reason: string): Reply {

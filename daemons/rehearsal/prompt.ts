@@ -37,9 +37,21 @@ function field(text: string, name: string): string | undefined {
   return m?.[1] || undefined;
 }
 
-/** The task of the first user text block with a `Title:` line, or undefined when no block has one. */
+/**
+ * Where the current task starts: the last user message with a `Title:` line (a resumed session holds
+ * the earlier task's prompt and turns before it), or 0.
+ */
+export function currentTaskStart(request: Pick<MessagesRequest, 'messages'>): number {
+  for (let i = request.messages.length - 1; i > 0; i--) {
+    const m = request.messages[i]!;
+    if (m.role === 'user' && textsOf(m.content).some((t) => field(t, 'Title') !== undefined)) return i;
+  }
+  return 0;
+}
+
+/** The task of the last user message with a `Title:` line, or undefined when none has one. */
 export function parseTask(request: Pick<MessagesRequest, 'messages'>): TaskPrompt | undefined {
-  const texts = request.messages.filter((m) => m.role === 'user').flatMap((m) => textsOf(m.content));
+  const texts = request.messages.slice(currentTaskStart(request)).filter((m) => m.role === 'user').flatMap((m) => textsOf(m.content));
   const text = texts.find((t) => field(t, 'Title') !== undefined);
   if (text === undefined) return undefined;
   const title = field(text, 'Title')!;
@@ -98,7 +110,8 @@ function parseWrite(spec: string): { path: string; content: string } | undefined
   }
 }
 
-const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)[ \t]*$/m, /^[ \t-]*Working directory:[ \t]*(\/.*?)[ \t]*$/m];
+// A session resumed in another directory says "Primary working directory: /new (was /old)" (2.1.331).
+const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)(?:[ \t]+\(was \/.*\))?[ \t]*$/m, /^[ \t-]*Working directory:[ \t]*(\/.*?)[ \t]*$/m];
 
 /**
  * The absolute working directory the CLI announces. 2.1.331 puts it in a
@@ -107,7 +120,8 @@ const CWD_PATTERNS = [/^[ \t-]*Primary working directory:[ \t]*(\/.*?)[ \t]*$/m,
  * are never searched: they hold the untrusted issue text.
  */
 export function workingDirectory(request: Pick<MessagesRequest, 'messages' | 'system'>): string | undefined {
-  const texts = [...request.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content)), ...textsOf(request.system)];
+  // The last one counts: a resumed session (another worktree) also carries the earlier one.
+  const texts = [...request.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content)), ...textsOf(request.system)].reverse();
   for (const pattern of CWD_PATTERNS) {
     for (const text of texts) {
       const dir = pattern.exec(text)?.[1];

@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path';
 import { toolResults, toolUses, type MessagesRequest } from './messages.js';
-import { parseKnobs, parseTask, workingDirectory, type Knobs } from './prompt.js';
+import { currentTaskStart, parseKnobs, parseTask, workingDirectory, type Knobs } from './prompt.js';
 import { taskFile } from './task-file.js';
 
 export type ScriptedBlock =
@@ -67,7 +67,9 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
   if (fault === 'hang') return { kind: 'hang' };
   if (fault === '401' || fault === '401-gateway' || fault === '500' || fault === 'overloaded') return { kind: 'error', latencyMs, error: FAULT_ERRORS[fault] };
 
-  const used = toolUses(request.messages);
+  // A resumed session carries the earlier task's turns: only those since the current task's prompt count.
+  const messages = request.messages.slice(currentTaskStart(request));
+  const used = toolUses(messages);
   const turnNumber = request.messages.filter((m) => m.role === 'assistant').length + 1;
   const cwd = workingDirectory(request);
   const planted = cwd ? plantedWrite(own.writes ?? [], cwd, used, turnNumber) : undefined;
@@ -89,7 +91,7 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
   const status = used.find((u) => u.name === 'Bash' && u.input.command === GIT_STATUS);
   if (!status) return { kind: 'turn', latencyMs, turn: tool(turnNumber, 'Bash', { command: GIT_STATUS, description: 'Show working tree status' }) };
 
-  const results = toolResults(request.messages);
+  const results = toolResults(messages);
   const writeResult = results.find((r) => r.toolUseId === wrote.id);
   const statusResult = results.find((r) => r.toolUseId === status.id);
   const lines = [

@@ -19,6 +19,28 @@ const attempt = z.int().positive();
 const taskRef = z.strictObject({ taskId, attempt });
 const specialty = specialtySchema;
 
+/** Comments carried as context: at most this many, each cut to MAX_COMMENT_CHARS. */
+export const MAX_CONTEXT_COMMENTS = 30;
+export const MAX_COMMENT_CHARS = 8000;
+
+/** A follow-up request made on a pull request: a comment, a review, or a review comment on a line. */
+export const followUpSchema = z.strictObject({
+  kind: z.enum(['comment', 'review', 'review-comment']),
+  author: z.string().max(100),
+  body: z.string().max(MAX_COMMENT_CHARS),
+  pullRequest: z.int().positive(),
+  /** For review comments: the file, the line, and the diff hunk the comment is on. */
+  path: z.string().max(1000).nullable().optional(),
+  line: z.int().nullable().optional(),
+  diffHunk: z.string().max(MAX_COMMENT_CHARS).nullable().optional(),
+});
+
+export const contextCommentSchema = z.strictObject({
+  author: z.string().max(100),
+  body: z.string().max(MAX_COMMENT_CHARS),
+  at: z.string().max(40),
+});
+
 export const taskSpecSchema = z.strictObject({
   title: z.string(),
   body: z.string(),
@@ -26,8 +48,14 @@ export const taskSpecSchema = z.strictObject({
   repo: repoSchema.nullable(),
   issueNumber: z.int().positive().nullable(),
   specialty,
-  /** An existing branch to continue (a follow-up): the agent adds commits to it, never rewrites it. */
-  branch: z.string().min(1).max(200).optional(),
+  /** A branch to continue (a pull request's head) instead of making a new one; the agent adds commits to it. */
+  branch: z.string().min(1).max(255).nullable().optional(),
+  /** The Claude session of the previous attempt on this branch; set only when this agent ran it. */
+  resumeSessionId: z.string().min(1).max(100).nullable().optional(),
+  /** What a follow-up asks for (untrusted text from a pull request's conversation). */
+  followUp: followUpSchema.nullable().optional(),
+  /** Earlier comments by allowed users on the issue or pull request, oldest first (untrusted text). */
+  context: z.array(contextCommentSchema).max(MAX_CONTEXT_COMMENTS).optional(),
 });
 
 // ── agent → coordinator ────────────────────────────────────────────────────
@@ -67,8 +95,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     costUsd: z.number().min(0).nullable().optional(),
     turns: z.int().min(0).nullable().optional(),
     sessionId: z.string().max(100).nullable().optional(),
-    /** Set when the run stopped at a limit and its unfinished work was pushed (open the pull request as a draft). */
-    incomplete: z.string().max(500).nullable().optional(),
+    /** Set when a limit ended the run and the work so far was pushed: why it is incomplete. */
+    incomplete: z.string().max(MAX_PROGRESS_CHARS).nullable().optional(),
   }),
   z.strictObject({ type: z.literal('task.released'), taskId, attempt, reason: z.string().max(500) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),
@@ -92,6 +120,8 @@ export const coordinatorMessageSchema = z.discriminatedUnion('type', [
 ]);
 
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
+export type FollowUp = z.infer<typeof followUpSchema>;
+export type ContextComment = z.infer<typeof contextCommentSchema>;
 export type TaskRef = z.infer<typeof taskRef>;
 export type Hello = z.infer<typeof helloSchema>;
 export type AgentMessage = z.infer<typeof agentMessageSchema>;

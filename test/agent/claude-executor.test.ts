@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SessionStore } from '../../daemons/agent/session-store.js';
 import { ClaudeExecutor } from '../../daemons/agent/claude-executor.js';
 import { ModelReach } from '../../daemons/agent/model-reach.js';
 import { ModelRelay } from '../../daemons/agent/relay/model-relay.js';
@@ -41,6 +42,7 @@ async function setup(overrides: Record<string, unknown> = {}) {
     config,
     env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'rehearsal-key-must-not-leak', CCC_AGENT_TOKEN: 'agent-token-must-not-leak', CCC_GITHUB_TOKEN: 'ghp_must_not_leak', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4000' },
     reach,
+    sessions: new SessionStore(join(dir, 'data', 'claude-sessions')),
   });
   const progress: string[] = [];
   const run = (body: string, signal = new AbortController().signal): Promise<ExecutionOutcome> => executor.run(
@@ -111,5 +113,37 @@ describe('Claude Code executor (real CLI, rehearsal model)', () => {
     const outcome = await run('x');
     expect(outcome).toMatchObject({ outcome: 'failed', retryable: false });
     expect(outcome.summary).toContain('/nonexistent/claude: ENOENT');
+  });
+});
+
+describe('Claude Code executor: follow-ups resume the previous session', () => {
+  it('resumes a session this agent kept (fresh home, another worktree), and starts fresh for one it never ran', async () => {
+    const { executor, run, dir } = await setup();
+    const first = await run('Plain request.');
+    expect(first.outcome).toBe('succeeded');
+    const session = first.sessionId!;
+    const followUpTask = {
+      title: 'Follow-up on #7: Add a /health endpoint', body: 'Plain request.', labels: [], repo: 'acme/web', issueNumber: 7, specialty: 'backend',
+      branch: 'ccc/12-add-a-health-endpoint', resumeSessionId: session,
+      followUp: { kind: 'comment' as const, author: 'alice', body: '/ccc also log each request', pullRequest: 7 },
+    };
+    const other = join(dir, 'other-worktree');
+    mkdirSync(other);
+    execFileSync('git', ['init', '--quiet', other]);
+    const progress: string[] = [];
+    const runIn = (taskId: number, task: typeof followUpTask) => executor.run({ taskId, attempt: 1, workDir: other, task }, { signal: new AbortController().signal, progress: (t) => progress.push(t) });
+    const second = await runIn(10, followUpTask);
+    expect(second.outcome).toBe('succeeded');
+    expect(second.sessionId).toBe(session); // the same conversation, continued
+    expect(progress).toContain(`resuming the Claude session ${session}`);
+    // The resumed session's earlier turns do not stop the rehearsal model from doing the new task.
+    expect(existsSync(join(other, 'server', 'follow_up_on_7_add_a_health_endpoint.py'))).toBe(true);
+
+    for (const resumeSessionId of ['00000000-0000-4000-8000-000000000000', '../../etc/x']) {
+      const fresh = await runIn(11, { ...followUpTask, resumeSessionId });
+      expect(fresh.outcome).toBe('succeeded');
+      expect(fresh.sessionId).not.toBe(session);
+      expect(fresh.sessionId).not.toBe(resumeSessionId);
+    }
   });
 });

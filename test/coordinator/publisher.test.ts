@@ -10,7 +10,7 @@ import { memoryLogger, onCleanup, tempDir } from '../helpers.js';
 
 const TOKEN = 'ghp_testtoken_0123456789abcdef';
 
-async function setup(opts: { failFirstPull?: boolean } = {}) {
+async function setup(opts: { failFirstPull?: boolean; failPulls?: boolean; delayMs?: number } = {}) {
   const gh = await githubStandIn(opts);
   const db = openDb(join(tempDir(), 'db.sqlite'));
   onCleanup(() => { db.close(); });
@@ -40,7 +40,7 @@ describe('publisher (GitHub through Octokit)', () => {
     expect(final).toContain('Done: pull request #7');
     expect(final).toContain('3 turns · $0.0123');
 
-    const pulls = gh.calls.filter((c) => c.path === '/repos/acme/web/pulls');
+    const pulls = gh.calls.filter((c) => c.method === 'POST' && c.path === '/repos/acme/web/pulls');
     expect(pulls).toHaveLength(2); // the 502 was retried by Octokit's retry plugin
     expect(pulls[1]!.body).toMatchObject({ head: 'ccc/12-add-a-health-endpoint', base: 'main', title: 'Add a /health endpoint' });
     expect(pulls[1]!.body.body).toMatch(/^Closes #12\n/);
@@ -69,5 +69,86 @@ describe('publisher (GitHub through Octokit)', () => {
     expect(final).toContain('tool Bash: npm test\n3 tests failed');
     expect(gh.calls.filter((c) => c.path.endsWith('/labels')).at(-1)!.body.labels).toEqual(['ccc:failed']);
     expect(gh.calls.some((c) => c.path.endsWith('/pulls'))).toBe(false);
+    expect(final).toContain(`comment \`/ccc retry\` here or run \`ccc retry ${task.id}\``);
+  });
+
+  const pushed = { outcome: 'succeeded' as const, retryable: false, summary: 'More work.', exitCode: 0, durationMs: 5, branch: 'ccc/12-add-a-health-endpoint', base: 'main', commit: 'b'.repeat(40) };
+
+  it('reuses the open pull request of the branch instead of opening a second (GitHub would answer 422)', async () => {
+    const { gh, store, publisher, task } = await setup();
+    gh.pulls.push({ number: 7, head: 'ccc/12-add-a-health-endpoint', base: 'main', title: 'x', body: '', draft: false, state: 'open', html_url: 'https://github.example/acme/web/pull/7' });
+    store.assign(task.id, 'backend', 'r', 10_000);
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', pushed);
+    await publisher.idle();
+    expect(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls'))).toHaveLength(0);
+    expect(store.get(task.id)!.pullRequest).toEqual({ number: 7, url: 'https://github.example/acme/web/pull/7' });
+    expect([...gh.comments.values()].at(-1)).toContain('pull request #7');
+  });
+
+  it('finds the pull request GitHub says already exists (422) and uses it', async () => {
+    const { gh, store, publisher, task } = await setup();
+    const pr = { number: 7, head: 'ccc/12-add-a-health-endpoint', base: 'main', title: 'x', body: '', draft: false, state: 'open' as const, html_url: 'https://github.example/acme/web/pull/7' };
+    // Opened by someone between the publisher's look-up and its create: the first list answers empty.
+    let lists = 0;
+    const realPush = gh.pulls.push.bind(gh.pulls);
+    const origFilter = gh.pulls.filter.bind(gh.pulls);
+    gh.pulls.filter = ((fn: any) => (lists++ === 0 ? [] : origFilter(fn))) as any;
+    realPush(pr);
+    store.assign(task.id, 'backend', 'r', 10_000);
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', pushed);
+    await publisher.idle();
+    const creates = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls'));
+    expect(creates).toHaveLength(1);
+    expect(store.get(task.id)!.pullRequest?.number).toBe(7);
+    expect([...gh.comments.values()].at(-1)).toContain('Done: pull request #7');
+  });
+
+  it('a publish failure still brings the comment and the label to the final state, with the reason', async () => {
+    const { gh, store, publisher, task } = await setup({ failPulls: true });
+    store.assign(task.id, 'backend', 'r', 10_000);
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', pushed);
+    await publisher.idle();
+    const final = [...gh.comments.values()].at(-1)!;
+    expect(final).toContain('the pull request could not be opened');
+    expect(final).toContain('ccc/12-add-a-health-endpoint');
+    expect(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/labels')).at(-1)!.body.labels).toEqual(['ccc:done']);
+    expect(store.events(task.id).some((e) => e.kind === 'publish-failed')).toBe(true);
+  });
+
+  it('work kept at a limit opens a draft pull request marked incomplete; the comment says how to continue', async () => {
+    const { gh, store, publisher, task } = await setup();
+    store.assign(task.id, 'backend', 'r', 10_000);
+    store.finish({ taskId: task.id, attempt: 1 }, 'backend', { ...pushed, outcome: 'failed', summary: 'reached the turn limit (6 turns)', incomplete: 'reached the turn limit (6 turns)' });
+    await publisher.idle();
+    const create = gh.calls.find((c) => c.method === 'POST' && c.path.endsWith('/pulls'))!;
+    expect(create.body).toMatchObject({ draft: true, title: '[incomplete] Add a /health endpoint' });
+    expect(create.body.body).toContain('**Incomplete:** reached the turn limit');
+    const final = [...gh.comments.values()].at(-1)!;
+    expect(final).toContain('kept in draft pull request #7');
+    expect(final).toContain('/ccc retry');
+    expect(store.get(task.id)!.state).toBe('failed');
+  });
+
+  it('three interleaved runs of one issue leave the label of the latest task', async () => {
+    const { gh, store, publisher, task: a } = await setup({ delayMs: 15 });
+    const spec = { title: 'Add a /health endpoint', body: 'please', labels: ['ccc'], repo: 'acme/web', source: 'github' as const, issueNumber: 12, specialty: 'backend', specialtyReason: 'r' };
+    store.assign(a.id, 'backend', 'r', 10_000);
+    store.started({ taskId: a.id, attempt: 1 }, 'backend');
+    const b = store.create(spec);
+    store.assign(b.id, 'b2', 'r', 10_000);
+    const c = store.create(spec);
+    store.started({ taskId: b.id, attempt: 1 }, 'b2');
+    store.assign(c.id, 'b3', 'r', 10_000);
+    store.started({ taskId: c.id, attempt: 1 }, 'b3');
+    store.finish({ taskId: c.id, attempt: 1 }, 'b3', { outcome: 'failed', retryable: false, summary: 'no', exitCode: 1, durationMs: 1 });
+    // The older runs end after the latest one.
+    store.finish({ taskId: b.id, attempt: 1 }, 'b2', { outcome: 'succeeded', retryable: false, summary: 'ok', exitCode: 0, durationMs: 1 });
+    store.finish({ taskId: a.id, attempt: 1 }, 'backend', { outcome: 'succeeded', retryable: false, summary: 'ok', exitCode: 0, durationMs: 1 });
+    await publisher.idle();
+    const labels = gh.calls.filter((c2) => c2.method === 'POST' && c2.path.endsWith('/12/labels')).map((c2) => c2.body.labels[0]);
+    expect(labels.at(-1)).toBe('ccc:failed');
+    // Each run keeps its own tracking comment, each at its final state.
+    expect([...gh.comments.values()].filter((t) => t.includes('Finished without changing any file'))).toHaveLength(2);
+    expect([...gh.comments.values()].filter((t) => t.includes('Failed'))).toHaveLength(1);
   });
 });

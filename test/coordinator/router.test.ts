@@ -138,3 +138,13 @@ describe('fallback to any agent after a wait', () => {
     expect(pickAgent(queued('backend', 30_000), list, NOW, 30_000)?.agentId).toBe('frontend');
   });
 });
+
+describe('continuing work', () => {
+  it('prefers the agent that ran the previous task on the branch when it fits and is free; else the usual choice', () => {
+    const two = [{ id: 'b1', specialties: ['backend'], capacity: 2, running: 1, idleSince: 0 }, { id: 'b2', specialties: ['backend'], capacity: 2, running: 0, idleSince: 0 }];
+    const task = { specialty: 'backend', queuedAt: NOW, preferAgent: 'b1' };
+    expect(pickAgent(task, two, NOW, 0)).toMatchObject({ agentId: 'b1', reason: expect.stringContaining('ran the previous task on this branch') });
+    expect(pickAgent(task, [{ ...two[0]!, running: 2 }, two[1]!], NOW, 0)?.agentId).toBe('b2');
+    expect(pickAgent({ ...task, preferAgent: 'frontend' }, [...two, { id: 'frontend', specialties: ['frontend'], capacity: 2, running: 0, idleSince: 0 }], NOW, 0)?.agentId).toBe('b2');
+  });
+});

@@ -119,7 +119,8 @@ describe('POST /webhooks/github', () => {
     (onPr.issue as Record<string, unknown>).pull_request = { url: 'https://api.github.com/repos/Codertocat/Hello-World/pulls/1' };
     const pr = await deliver(c.url, onPr, { event: 'issue_comment' });
     expect(pr.status).toBe(202);
-    expect(pr.body.ignored).toContain('commands work on issues only');
+    // A /ccc comment on a pull request the cluster did not open does nothing (test/coordinator/follow-ups.test.ts has the rest).
+    expect(pr.body.ignored).toContain('was not opened by this cluster');
     expect(await tasks(c.url)).toEqual([]);
   });
 
@@ -154,7 +155,7 @@ describe('POST /webhooks/github', () => {
     const c = await coordinator();
     const push = await deliver(c.url, { ref: 'refs/heads/main' }, { event: 'push' });
     expect(push.status).toBe(202);
-    expect(push.body).toEqual({ ignored: 'event push is not acted on (only ping, issues and issue_comment)' });
+    expect(push.body).toEqual({ ignored: 'event push is not acted on (only ping, issues, issue_comment, pull_request_review and pull_request_review_comment)' });
     const edited = await deliver(c.url, example('issues', 'edited'));
     expect(edited.status).toBe(202);
     expect(edited.body.ignored).toContain('issues.edited is not acted on');

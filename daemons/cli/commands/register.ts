@@ -8,6 +8,7 @@ import { resolveConnection, type Connection, type ConnectionFlags } from './conn
 import { runDoctor } from './doctor.js';
 import { processIo, type Io } from './io.js';
 import { runLogs } from './logs.js';
+import { parsePullNumber, runComment, runPull, runPulls } from './pulls.js';
 import { runStatus } from './status.js';
 import { runSubmit } from './submit.js';
 import { parseLimit, parseTaskId, runCancelOrRetry, runTasks } from './tasks.js';
@@ -30,7 +31,7 @@ async function act(args: CommonArgs, env: Env, run: (api: ApiClient, io: Io, con
   process.exitCode = await run(new ApiClient(connection), processIo(), connection);
 }
 
-export const OPERATOR_COMMANDS = ['status', 'agents', 'tasks', 'submit', 'logs', 'cancel', 'retry', 'drain', 'resume', 'doctor'] as const;
+export const OPERATOR_COMMANDS = ['status', 'agents', 'tasks', 'submit', 'logs', 'cancel', 'retry', 'drain', 'resume', 'doctor', 'pulls', 'pull', 'comment'] as const;
 
 /** Adds status, agents, tasks, submit, logs, cancel, retry, drain, resume and doctor. */
 export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
@@ -80,6 +81,25 @@ export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
     .command('retry <task>', 'queue a failed or cancelled task again, with a fresh set of attempts', (y) =>
       common(y).positional('task', { type: 'string', describe: 'task id' }).example('$0 retry 12', 'task 12 goes back to the queue'),
     (args) => act(args, env, (api, io) => runCancelOrRetry(api, io, { task: parseTaskId(args.task), action: 'retry', json: args.json })))
+
+    .command('pulls', "list the local forge's pull requests", (y) =>
+      common(y).example('$0 pulls', 'number, state, repository, branch, title'),
+    (args) => act(args, env, (api, io) => runPulls(api, io, { json: args.json })))
+
+    .command('pull <number>', 'a local-forge pull request: commits, tasks and conversation; --diff prints its diff', (y) =>
+      common(y)
+        .positional('number', { type: 'string', describe: 'pull request number' })
+        .option('diff', { type: 'boolean', default: false, describe: 'print the diff (from the merge base) instead' })
+        .example('$0 pull 3 --diff | less', 'read the changes'),
+    (args) => act(args, env, (api, io) => runPull(api, io, { number: parsePullNumber(args.number), diff: args.diff, json: args.json })))
+
+    .command('comment <number> <text>', 'comment on a local-forge pull request; "/ccc …" asks for a follow-up, "/ccc cancel" or "/ccc retry" act on its task', (y) =>
+      common(y)
+        .positional('number', { type: 'string', describe: 'pull request number' })
+        .positional('text', { type: 'string', describe: 'the comment' })
+        .option('author', { type: 'string', describe: 'who comments [operator]' })
+        .example('$0 comment 3 "/ccc also log each request"', 'a new commit on the same branch, no new pull request'),
+    (args) => act(args, env, (api, io) => runComment(api, io, { number: parsePullNumber(args.number), body: String(args.text ?? ''), author: args.author, json: args.json })))
 
     .command('drain <agent>', 'give an agent no new tasks; its running tasks finish', (y) =>
       common(y).positional('agent', { type: 'string', demandOption: true, describe: 'agent id' }).example('$0 drain backend', 'before maintenance on the backend machine'),

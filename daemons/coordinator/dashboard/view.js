@@ -140,6 +140,8 @@ function renderFinished(model, now) {
     const pr = task.pullRequest;
     if (pr && setHref(link, pr.url)) setText(link, `#${pr.number}`);
     else setText(link, '—');
+    // The local forge's page is this coordinator's own: the new tab gets this tab's token (an opener copies sessionStorage).
+    link.rel = link.href && new URL(link.href).origin === location.origin ? 'opener' : 'noopener noreferrer';
     const summary = task.result?.summary ?? '';
     setText(part(el, 'summary'), firstLine(summary) || '—');
     part(el, 'summary').title = summary;
