@@ -12,6 +12,7 @@ import type { Execution, ExecutionHooks, ExecutionOutcome, Executor } from './ex
 import { makeDir } from './make-dir.js';
 import { buildPrompt, systemPromptFor } from './prompt.js';
 import { supervise } from './supervised-process.js';
+import { budgetArgs } from './budget.js';
 
 export interface ClaudeExecutorOptions {
   config: Omit<ClaudeExecutorConfig, 'type'>;
@@ -44,6 +45,7 @@ export class ClaudeExecutor implements Executor {
     const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(c.maxTurns), '--permission-mode', c.permissionMode, '--session-id', sessionId];
     if (c.allowedTools.length) args.push('--allowedTools', c.allowedTools.join(','));
     if (c.model) args.push('--model', c.model);
+    args.push(...budgetArgs(execution.task.specialty, c.maxBudgetUsd));
     const extra = systemPromptFor(execution.task.specialty, c.systemPrompts);
     if (extra) args.push('--append-system-prompt', extra);
     return args;

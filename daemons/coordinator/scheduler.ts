@@ -8,6 +8,7 @@ import type { CoordinatorMessage } from '../shared/protocol.js';
 import type { AgentRegistry } from './agent-registry.js';
 import type { TaskStore } from './task-store.js';
 import { pickAgent } from './router.js';
+import { BUDGET_WAIT } from './budget/daily-budget.js';
 
 export interface SchedulerOptions {
   leaseMs: number;
@@ -16,6 +17,8 @@ export interface SchedulerOptions {
   /** Delivers a message to a connected agent; false if it is not connected. */
   send: (agentId: string, message: CoordinatorMessage) => boolean;
   now?: () => number;
+  /** The daily budget: while it says why, queued tasks wait with that reason. */
+  budget?: { blocked(): string | null };
 }
 
 const DISPATCH_BATCH = 500;
@@ -57,6 +60,13 @@ export class Scheduler {
   dispatch(): number {
     const ready = this.store.dispatchable(DISPATCH_BATCH);
     if (ready.length === 0) return 0;
+    const waiting = this.opts.budget?.blocked();
+    if (waiting) {
+      this.store.setWaitReason(ready, () => waiting);
+      return 0;
+    }
+    const overBudget = ready.filter((row) => row.route_reason.startsWith(BUDGET_WAIT));
+    if (overBudget.length) this.store.setWaitReason(overBudget, (row) => `${row.specialty_reason}; waiting for an agent`);
     const candidates = this.registry.candidates(this.store.activeCounts());
     if (candidates.length === 0) return 0;
     const now = this.now();

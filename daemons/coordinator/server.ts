@@ -23,6 +23,8 @@ import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
 import { gitHttp } from './git-http.js';
 import { specialtyPolicy } from './new-task.js';
+import { CostCounters } from './budget/cost-counters.js';
+import { DailyBudget } from './budget/daily-budget.js';
 
 export interface RunningCoordinator {
   /** http://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
@@ -35,6 +37,7 @@ export interface RunningCoordinator {
   live: LiveStream;
   registry: AgentRegistry;
   localForge: LocalForge;
+  budget: DailyBudget;
   close(): Promise<void>;
 }
 
@@ -51,9 +54,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   // Whoever held a task before a restart gets a whole lease to reconnect and claim it.
   store.renewAllLeases(leaseMs);
   const registry = new AgentRegistry(db);
+  const costs = new CostCounters(db);
+  const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
   const hub = new AgentHub(store, registry, { agentToken, heartbeatMs, leaseMs, log });
   const scheduler = new Scheduler(store, registry, {
-    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m),
+    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget,
   });
   hub.scheduler = scheduler;
   let url = '';
@@ -63,7 +68,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
   const publisher = new Publisher(store, forge, log);
   const live = new LiveStream(store, registry);
-  const metrics = new Metrics({ db, store, registry, hub });
+  const metrics = new Metrics({ db, store, registry, hub, costs, budget });
 
   const app = express();
   app.disable('x-powered-by');
@@ -73,7 +78,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings),
+    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
   }));
   app.get('/metrics', metrics.handler());
   app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, db, store, scheduler, log }));
@@ -100,7 +105,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
-    url, server, store, hub, scheduler, publisher, localForge, live, registry,
+    url, server, store, hub, scheduler, publisher, localForge, live, registry, budget,
     async close() {
       scheduler.stop();
       live.close();

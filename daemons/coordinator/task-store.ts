@@ -175,7 +175,8 @@ export class TaskStore {
   /** How many tasks are in each state (every state present, 0 when none). */
   countsByState(): Record<TaskState, number> {
     const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state').all()) counts[r.state] = r.n;
+    // Kept by triggers (migration 3): six rows, whatever the history.
+    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, n FROM task_state_counts').all()) counts[r.state] = r.n;
     return counts;
   }
 
@@ -186,6 +187,19 @@ export class TaskStore {
 
   activeOf(agentId: string): TaskRow[] {
     return this.stmt.activeOfAgent.all(agentId);
+  }
+
+  /** Says on each queued task why it waits (a change only when the reason is new, announced like a state change). */
+  setWaitReason(rows: readonly TaskRow[], reasonOf: (row: TaskRow) => string): void {
+    this.tx(() => {
+      for (const row of rows) {
+        const reason = reasonOf(row);
+        if (row.state !== 'queued' || row.route_reason === reason) continue;
+        this.db.prepare('UPDATE tasks SET route_reason = ? WHERE id = ? AND state = ?').run(reason, row.id, 'queued');
+        this.changed.add(row.id);
+        this.addEvent(row.id, 'waiting', row.attempt, null, reason);
+      }
+    });
   }
 
   /** queued → assigned to `agentId` under a new attempt number; returns that attempt. */

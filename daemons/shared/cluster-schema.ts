@@ -26,6 +26,8 @@ export const claudeExecutorSchema = z.strictObject({
   idleTimeoutSeconds: z.number().positive().default(300),
   /** Wall-clock limit of one run. */
   timeoutSeconds: z.number().positive().default(3600),
+  /** --max-budget-usd of each run: one amount, or per specialty with `default` for the rest. */
+  maxBudgetUsd: z.union([z.number().positive(), z.record(z.string(), z.number().positive())]).optional(),
   /** Failed workspaces are kept this long for inspection. */
   keepFailedHours: z.number().min(0).default(24),
   author: z.strictObject({ name: z.string().min(1), email: z.string().min(3) }).default({ name: 'ccc agent', email: 'ccc-agent@localhost' }),
@@ -68,6 +70,8 @@ export const clusterSchema = z
         retryBackoffSeconds: z.number().min(0).default(5),
         leaseSeconds: z.number().min(0.2).max(3600).default(15),
         heartbeatSeconds: z.number().min(0.05).max(600).default(5),
+        /** Model cost allowed per UTC day; once spent, new tasks wait for the next day. */
+        dailyBudgetUsd: z.number().positive().optional(),
       })
       .prefault({}),
     routing: z
