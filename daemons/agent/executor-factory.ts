@@ -38,5 +38,5 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     log,
   });
   const cli = new ClaudeExecutor({ config: claude, home: join(settings.dataDir, 'claude-home'), env, anthropicBaseUrl: settings.anthropicBaseUrl });
-  return new RepoExecutor(cli, workspaces, log);
+  return new RepoExecutor(cli, workspaces, log, (pushToken) => gitEnv(env, pushToken));
 }

@@ -47,14 +47,14 @@ export class Workspaces {
   constructor(private readonly opts: WorkspaceOptions) {}
 
   /** Fetches (or clones) the mirror, then adds a worktree for this attempt on the task's branch. */
-  async prepare(task: { taskId: number; attempt: number; repo: string; issueNumber: number | null; title: string }): Promise<Workspace> {
+  async prepare(task: { taskId: number; attempt: number; repo: string; issueNumber: number | null; title: string }, gitEnv?: Record<string, string>): Promise<Workspace> {
     if (!REPO_PATTERN.test(task.repo)) throw new CccError(`repository name "${task.repo}" is not owner/name`, 'workspace');
     const [owner, name] = task.repo.split('/') as [string, string];
     const url = this.opts.gitUrlTemplate.replaceAll('{owner}', owner).replaceAll('{repo}', name);
     const mirror = this.inside('mirrors', owner, `${name}.git`);
     const dir = this.inside('tasks', `${task.taskId}-${task.attempt}`);
     const branch = branchName(task.issueNumber ?? task.taskId, task.title);
-    const env = this.opts.gitEnv;
+    const env = gitEnv ?? this.opts.gitEnv; // a task's own (its push token), else the agent's
     const base = await this.withMirror(mirror, async () => {
       if (!existsSync(join(mirror, 'HEAD'))) {
         // A bare repository whose remote branches live under refs/remotes/origin/, so fetching
@@ -78,8 +78,8 @@ export class Workspaces {
   }
 
   /** Commits whatever changed and pushes the branch; returns the commit, or null when nothing changed. */
-  async publish(ws: Workspace, message: string): Promise<string | null> {
-    const env = this.opts.gitEnv;
+  async publish(ws: Workspace, message: string, gitEnv?: Record<string, string>): Promise<string | null> {
+    const env = gitEnv ?? this.opts.gitEnv;
     await git(['add', '--all'], { cwd: ws.dir, env });
     if (!(await git(['status', '--porcelain'], { cwd: ws.dir, env })).trim()) return null;
     const { name, email } = this.opts.author;

@@ -138,6 +138,17 @@ export class TaskStore {
     this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
   }
 
+  /** Remembers the GitHub App installation a task's delivery came from (not a state change). */
+  setInstallation(id: number, installationId: number): void {
+    this.db.prepare('UPDATE tasks SET installation_id = ? WHERE id = ?').run(installationId, id);
+  }
+
+  /** The installation of the newest task of `repo` that came through the GitHub App, if any. */
+  installationOf(repo: string): number | undefined {
+    return this.db.prepare<[string], { installation_id: number }>(
+      'SELECT installation_id FROM tasks WHERE repo = ? AND installation_id IS NOT NULL ORDER BY id DESC LIMIT 1').get(repo)?.installation_id;
+  }
+
   trackingComment(id: number): number | null {
     return this.row(id)?.tracking_comment_id ?? null;
   }

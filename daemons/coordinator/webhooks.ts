@@ -110,6 +110,8 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
         return { status: 200, body: { duplicate: true, outcome: prior.outcome, ...(task ? { task } : {}) }, outcome: prior.outcome, duplicate: true };
       }
       const done = act(intent);
+      const installation = installationOf(payload); // GitHub App deliveries say which installation sent them
+      if (done.created && done.task && installation) store.setInstallation(done.task.id, installation);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
       return done;
     });
@@ -128,6 +130,12 @@ export function githubWebhooks({ settings, db, store, scheduler, log }: WebhookD
     res.status(reply.status).json(reply.body);
   });
   return router;
+}
+
+/** The GitHub App installation a delivery came from (`installation.id`), if any. */
+export function installationOf(payload: unknown): number | undefined {
+  const id = (payload as { installation?: { id?: unknown } } | null)?.installation?.id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
 
 function ignored(reason: string): Reply {
