@@ -2,17 +2,19 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { onCleanup } from './helpers.js';
+import { addAppRoutes, type makeStandInApp } from './github-app-routes.js';
 
 export interface Call { method: string; path: string; body: any; auth: string | undefined }
 
 /** Speaks the few REST routes the publisher uses, and records every call. */
-export async function githubStandIn(opts: { failFirstPull?: boolean } = {}) {
+export async function githubStandIn(opts: { failFirstPull?: boolean; app?: ReturnType<typeof makeStandInApp>; gitRoot?: string } = {}) {
   const calls: Call[] = [];
   const comments = new Map<number, string>();
   let failPull = opts.failFirstPull ?? false;
   const app = express();
   app.use(express.json());
   app.use((req, _res, next) => { calls.push({ method: req.method, path: req.path, body: req.body, auth: req.headers.authorization }); next(); });
+  if (opts.app) addAppRoutes(app, opts.app, opts.gitRoot);
   app.post('/repos/:owner/:repo/issues/:n/comments', (req, res) => {
     const id = 1000 + comments.size;
     comments.set(id, req.body.body);
