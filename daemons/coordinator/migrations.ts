@@ -110,6 +110,11 @@ export const migrations: readonly string[] = [
     INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
       VALUES (NEW.id, NEW.attempt, NEW.updated_at, coalesce(NEW.agent_id, OLD.agent_id), NEW.repo, json_extract(NEW.result, '$.costUsd'));
   END;
+  CREATE TRIGGER tasks_cost_insert AFTER INSERT ON tasks
+    WHEN NEW.result IS NOT NULL AND json_extract(NEW.result, '$.costUsd') > 0 BEGIN
+    INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
+      VALUES (NEW.id, NEW.attempt, NEW.updated_at, NEW.agent_id, NEW.repo, json_extract(NEW.result, '$.costUsd'));
+  END;
 
   -- GitHub App: the installation a delivery came from, for the task's API calls and push token.
   ALTER TABLE tasks ADD COLUMN installation_id INTEGER;
