@@ -4,7 +4,8 @@ import { CostCounters } from '../../daemons/coordinator/budget/cost-counters.js'
 import { BUDGET_WAIT, DailyBudget } from '../../daemons/coordinator/budget/daily-budget.js';
 import { openDb } from '../../daemons/coordinator/db.js';
 import { TaskStore } from '../../daemons/coordinator/task-store.js';
-import { RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
+import { cli } from '../cli/run-cli.js';
+import { ADMIN_TOKEN, RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -50,6 +51,8 @@ describe('daily budget', () => {
     expect(summary.budget.waiting).toContain('tasks.dailyBudgetUsd');
     await new Promise((r) => setTimeout(r, 1500)); // several dispatch rounds: still not assigned
     expect(agent.received.filter((m) => m.type === 'task.assign')).toHaveLength(0);
+    const status = await cli(['status'], { CCC_CONFIG: env(0.01).CCC_CONFIG, CCC_DATA_DIR: join(dir, 'cli'), CCC_COORDINATOR_URL: c.url, CCC_ADMIN_TOKEN: ADMIN_TOKEN });
+    expect(status.stdout).toMatch(/^budget +\$0\.05 spent today \(\d{4}-\d\d-\d\d UTC\) of \$0\.01: NEW TASKS WAIT \(waiting for the daily budget: .*tasks\.dailyBudgetUsd.*\)$/m);
     const before = await scrape(c.url);
     expect(before.get('ccc_daily_budget_exhausted')).toBe(1);
     expect(before.get('ccc_model_cost_by_agent_usd{agent="backend"}')).toBe(0.05);

@@ -42,7 +42,8 @@ export async function runStatus(api: ApiClient, connection: Connection, io: Io, 
     ['coordinator', `${s.coordinator.url} (from ${s.coordinator.urlSource})`],
     ['agents', `${s.agents.online} online, ${s.agents.draining} draining, ${s.agents.offline} offline`],
     ['tasks', TASK_STATES.map(count).join(', ')],
-    ...(s.budget ? [['budget', budgetLine(s.budget)] as [string, string]] : []),
+    // Only when there is something to say: a limit, or money spent today.
+    ...(s.budget && (s.budget.limitUsd !== null || s.budget.spentTodayUsd > 0) ? [['budget', budgetLine(s.budget)] as [string, string]] : []),
   ]));
   io.out(s.running.length ? `\n${tasksTable(s.running, io)}` : '\nno task is running\n');
   return EXIT.ok;
