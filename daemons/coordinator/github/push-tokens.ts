@@ -57,9 +57,12 @@ export class PushTokens {
     return this.held.size;
   }
 
-  /** Revokes every token still out and waits for the revocations (coordinator shutdown). */
+  /**
+   * Waits for the revocations under way (coordinator shutdown). Tokens of tasks still running are
+   * left alone: their agents keep working across a coordinator restart and push with them; such a
+   * token is not revoked later (this process forgets it) and expires within the hour.
+   */
   async close(): Promise<void> {
-    for (const taskId of [...this.held.keys()]) this.revoke(taskId);
     await Promise.all([...this.revoking]);
   }
 
