@@ -9,7 +9,7 @@ import { GitHubForge } from '../../daemons/coordinator/github-forge.js';
 import { loadSettings, secretValues } from '../../daemons/shared/config.js';
 import { makeStandInApp } from '../github-app-routes.js';
 import { githubStandIn } from '../github-stand-in.js';
-import { memoryLogger, tempDir, testEnv } from '../helpers.js';
+import { RawAgent, api, eventually, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -70,6 +70,29 @@ describe('GitHub App authentication against the stand-in', () => {
     const app = new GitHubApp({ appId: standIn.appId, privateKey: impostor.privateKey, keyFile: 'x' }, gh.url);
     await expect(app.mintPushToken(standIn.installationId, 'acme/web')).rejects.toThrow();
     expect(standIn.refusedJwts).toEqual(['bad signature']);
+    expect(standIn.tokens).toEqual([]);
+  });
+});
+
+describe('GitHub App in the coordinator', () => {
+  it('hands no task out without its push token: a refused App fails the task with the reason, never assigning it', async () => {
+    const dir = tempDir();
+    const standIn = makeStandInApp();
+    const gh = await githubStandIn({ app: standIn });
+    const key = join(dir, 'wrong.pem');
+    writeFileSync(key, makeStandInApp().privateKey, { mode: 0o600 }); // not the App's key
+    const c = await startTestCoordinator({ ...testEnv(dir), CCC_GITHUB_APP_ID: String(standIn.appId), CCC_GITHUB_APP_PRIVATE_KEY_FILE: key, CCC_GITHUB_API_URL: gh.url });
+    const agent = await RawAgent.connect(c.url);
+    await agent.hello('backend', ['backend']);
+    const { body } = await api(c.url, '/tasks', { body: { title: 'push me', labels: ['ccc:backend'], repo: 'acme/web' } });
+    const task = await eventually(async () => {
+      const t = (await api(c.url, `/tasks/${body.task.id}`)).body.task;
+      return t.state === 'failed' ? t : undefined;
+    }, 15_000, 'the task to fail');
+    expect(task.result.summary).toMatch(/^no push token for acme\/web: .* on the last attempt$/);
+    expect(task.events.filter((e: any) => e.kind === 'requeued')).toHaveLength(2);
+    expect(agent.received.filter((m) => m.type === 'task.assign')).toEqual([]);
+    expect(standIn.refusedJwts.length).toBeGreaterThan(0);
     expect(standIn.tokens).toEqual([]);
   });
 });
