@@ -26,6 +26,7 @@ import { stringify } from 'yaml';
 import { AGENT_PATH, PROTOCOL_VERSION } from '../daemons/shared/protocol.js';
 import { createLogger } from '../daemons/shared/log.js';
 import { Workspaces } from '../daemons/agent/git/workspaces.js';
+import { fillHistory } from './bench/history.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE_ROOT = resolve(HERE, '..', '..');
@@ -37,7 +38,7 @@ const SECRET = 'bench-webhook-secret-0123456789abcdef';
 
 // ── arguments ────────────────────────────────────────────────────────────────
 interface Args { quick: boolean; agents: number; repoMb: number; only: string[] }
-const SECTIONS = ['idle', 'dispatch', 'webhooks', 'fanin', 'lost', 'workspace'];
+const SECTIONS = ['idle', 'dispatch', 'webhooks', 'fanin', 'lost', 'workspace', 'metrics'];
 function parseArgs(argv: string[]): Args {
   const a: Args = { quick: false, agents: 0, repoMb: 0, only: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -581,6 +582,60 @@ async function workspace(root: string, args: Args): Promise<void> {
   row('workspace', 'warm prepare (fetch + task repositories), median of 3', warmMs, 'ms', { value: coldMs, label: 'cold prepare' }, '≤ 10 % of cold', warmMs <= coldMs * 0.1);
 }
 
+// ── /metrics against history ─────────────────────────────────────────────────
+/** Scrape time with 10k, 100k (and 1M) finished tasks inserted straight into SQLite, beside /healthz and the old per-scrape queries. */
+async function metricsScrape(root: string, args: Args): Promise<void> {
+  const sizes = args.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  const out: Record<string, unknown> = {};
+  for (const n of sizes) {
+    const dir = join(root, `metrics-${n}`);
+    const dbFile = join(dir, 'data', 'coordinator.sqlite');
+    let t0 = nowMs();
+    fillHistory(dbFile, n);
+    const fillMs = nowMs() - t0;
+    // Reference: what every scrape used to run (a cost sum and a count by state over all tasks).
+    const db = new Database(dbFile, { readonly: true });
+    const old: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t0 = nowMs();
+      db.prepare("SELECT sum(json_extract(result, '$.costUsd')) FROM tasks WHERE result IS NOT NULL").get();
+      db.prepare('SELECT state, count(*) FROM tasks GROUP BY state').all();
+      old.push(nowMs() - t0);
+    }
+    db.close();
+    t0 = nowMs();
+    const c = await startCoordinatorChild(dir);
+    const startMs = nowMs() - t0;
+    try {
+      const scrape: number[] = [];
+      const health: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        await sleep(300); // past the shared rendering: every scrape renders
+        t0 = nowMs();
+        const text = await (await fetch(`${c.url}/metrics`)).text();
+        scrape.push(nowMs() - t0);
+        if (!text.includes('ccc_model_cost_usd')) throw new Error('no ccc_model_cost_usd in /metrics');
+        t0 = nowMs();
+        await (await fetch(`${c.url}/healthz`)).text();
+        health.push(nowMs() - t0);
+      }
+      t0 = nowMs();
+      await Promise.all(Array.from({ length: 500 }, () => fetch(`${c.url}/metrics`).then((r) => r.text())));
+      const burstMs = nowMs() - t0;
+      out[n] = { fillMs, oldQueriesMs: old, startMs, scrapeMs: scrape, healthzMs: health, burst500Ms: burstMs };
+      const label = n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`;
+      row('metrics', `scrape p50 at ${label} tasks`, pct(scrape, 50), 'ms', { value: pct(health, 50), label: 'GET /healthz p50' }, '≈ flat', null);
+      row('metrics', `old per-scrape queries at ${label} (reference)`, pct(old, 50), 'ms', null, '', null);
+      row('metrics', `500 concurrent scrapes at ${label}`, burstMs, 'ms', null, '', null);
+      row('metrics', `coordinator start (restore) at ${label}`, startMs, 'ms', null, '', null);
+    } finally {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  results.metrics = out;
+}
+
 // ── main ─────────────────────────────────────────────────────────────────────
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
@@ -600,6 +655,7 @@ async function main(): Promise<number> {
         else if (name === 'lost') await lost(root, args);
         else if (name === 'idle') await idle(root);
         else if (name === 'workspace') await workspace(root, args);
+        else if (name === 'metrics') await metricsScrape(root, args);
       } catch (err) {
         failures.push(`${name}: ${(err as Error).message}`);
         say(`  FAIL ${name}: ${(err as Error).stack ?? String(err)}`);

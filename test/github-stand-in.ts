@@ -2,13 +2,14 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { onCleanup } from './helpers.js';
+import { addAppRoutes, type makeStandInApp } from './github-app-routes.js';
 
 export interface Call { method: string; path: string; body: any; auth: string | undefined; query?: any }
 export interface StandInComment { id: number; issue: number; body: string; user: { login: string }; author_association: string; created_at: string }
 export interface StandInPull { number: number; head: string; base: string; title: string; body: string; draft: boolean; state: 'open' | 'closed'; html_url: string }
 
-/** Speaks the few REST routes the coordinator uses (comments, labels, pull requests), and records every call. */
-export async function githubStandIn(opts: { failFirstPull?: boolean; failPulls?: boolean; delayMs?: number } = {}) {
+/** Speaks the few REST routes the coordinator uses (comments, labels, pull requests, and the App's), and records every call. */
+export async function githubStandIn(opts: { failFirstPull?: boolean; failPulls?: boolean; delayMs?: number; app?: ReturnType<typeof makeStandInApp>; gitRoot?: string } = {}) {
   const calls: Call[] = [];
   /** The tracking comments the cluster wrote, by id. */
   const comments = new Map<number, string>();
@@ -24,6 +25,7 @@ export async function githubStandIn(opts: { failFirstPull?: boolean; failPulls?:
     if (opts.delayMs) setTimeout(next, Math.random() * opts.delayMs);
     else next();
   });
+  if (opts.app) addAppRoutes(app, opts.app, opts.gitRoot);
   app.get('/repos/:owner/:repo/issues/:n/comments', (req, res) => {
     res.json(thread.filter((c) => c.issue === Number(req.params.n)).map((c) => ({ ...c, id: c.id })));
   });

@@ -187,7 +187,7 @@ export class Agent {
         this.updateStatus();
         return;
       case 'task.assign':
-        this.accept(msg.taskId, msg.attempt, msg.task);
+        this.accept(msg.taskId, msg.attempt, msg.task, msg.pushToken);
         return;
       case 'task.cancel':
         this.forget(msg, msg.reason);
@@ -225,7 +225,7 @@ export class Agent {
     if (ws.readyState === WebSocket.OPEN) ws.ping();
   }
 
-  private accept(taskId: number, attempt: number, task: TaskSpec): void {
+  private accept(taskId: number, attempt: number, task: TaskSpec, pushToken?: string): void {
     const current = this.running.get(taskId);
     if (current?.attempt === attempt) return;
     if (this.draining || this.opts.refusal || this.running.size >= this.opts.capacity) {
@@ -237,11 +237,11 @@ export class Agent {
     const abort = new AbortController();
     const run: RunningTask = { attempt, abort, done: Promise.resolve() };
     this.running.set(taskId, run);
-    run.done = this.execute(taskId, attempt, task, run);
+    run.done = this.execute(taskId, attempt, task, run, pushToken);
     this.updateStatus();
   }
 
-  private async execute(taskId: number, attempt: number, task: TaskSpec, run: RunningTask): Promise<void> {
+  private async execute(taskId: number, attempt: number, task: TaskSpec, run: RunningTask, pushToken?: string): Promise<void> {
     const workDir = join(this.opts.dataDir, 'work', `${taskId}-${attempt}`);
     const started = Date.now();
     this.opts.log.info({ taskId, attempt, specialty: task.specialty }, 'task started');
@@ -249,7 +249,7 @@ export class Agent {
     let result: Awaited<ReturnType<Executor['run']>>;
     try {
       makeDir(workDir);
-      result = await this.opts.executor.run({ taskId, attempt, task, workDir }, {
+      result = await this.opts.executor.run({ taskId, attempt, task, workDir, ...(pushToken ? { pushToken } : {}) }, {
         signal: run.abort.signal,
         progress: (text) => this.send({ type: 'task.progress', taskId, attempt, text }),
       });

@@ -51,6 +51,7 @@ export class ClaudeExecutor implements Executor {
     const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', this.opts.config.permissionMode, ...session];
     if (profile.allowedTools.length) args.push('--allowedTools', profile.allowedTools.join(','));
     if (profile.model) args.push('--model', profile.model);
+    if (profile.maxBudgetUsd !== undefined) args.push('--max-budget-usd', String(profile.maxBudgetUsd));
     if (profile.systemPrompt) args.push('--append-system-prompt', profile.systemPrompt);
     if (mcpConfig) args.push('--mcp-config', mcpConfig, '--strict-mcp-config');
     return args;

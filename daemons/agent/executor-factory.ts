@@ -40,5 +40,5 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     log,
   });
   const cli = new ClaudeExecutor({ config: claude, env, reach, sessions: new SessionStore(join(settings.dataDir, 'claude-sessions')) });
-  return new RepoExecutor(cli, workspaces, log, { keepWorkOnLimit: claude.keepWorkOnLimit });
+  return new RepoExecutor(cli, workspaces, log, { keepWorkOnLimit: claude.keepWorkOnLimit, gitEnvFor: (pushToken) => gitEnv(env, pushToken) });
 }

@@ -7,6 +7,8 @@ export interface Execution {
   task: TaskSpec;
   /** A directory of this attempt's own. */
   workDir: string;
+  /** A push credential for this task only (GitHub App installation token), used instead of CCC_GIT_PUSH_TOKEN. */
+  pushToken?: string;
 }
 
 export interface ExecutionHooks {

@@ -1,7 +1,7 @@
 /**
  * The profile a task runs with: its specialty's entry of `profiles` (else
  * `default`), over the executor's own keys. It decides the tools, model, turn
- * limit, system prompt, MCP servers and egress additions of one run.
+ * limit, cost budget, system prompt, MCP servers and egress additions of one run.
  */
 import type { ClaudeExecutorConfig, Profile } from '../shared/cluster-schema.js';
 import { systemPromptFor } from './prompt.js';
@@ -10,6 +10,7 @@ export interface ResolvedProfile {
   allowedTools: string[];
   model: string | undefined;
   maxTurns: number;
+  maxBudgetUsd: number | undefined;
   systemPrompt: string | undefined;
   mcpServers: Profile['mcpServers'];
   egressAllow: string[];
@@ -21,6 +22,7 @@ export function profileFor(config: Omit<ClaudeExecutorConfig, 'type'>, specialty
     allowedTools: own.allowedTools ?? config.allowedTools,
     model: own.model ?? config.model,
     maxTurns: own.maxTurns ?? config.maxTurns,
+    maxBudgetUsd: own.maxBudgetUsd ?? config.maxBudgetUsd,
     systemPrompt: own.systemPrompt ?? systemPromptFor(specialty, config.systemPrompts),
     mcpServers: own.mcpServers,
     egressAllow: own.egressAllow ?? [],

@@ -13,6 +13,7 @@ import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
 import { retryTask } from './conversation/follow-ups.js';
 import { forgePullsRouter } from './conversation/forge-pulls-api.js';
+import type { BudgetStatus } from './budget/daily-budget.js';
 import type { TaskStore } from './task-store.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,6 +41,8 @@ export interface ApiDeps {
   localForge: LocalForge;
   live: LiveStream;
   log: Logger;
+  /** The daily budget, shown by GET /summary (ccc status). */
+  budget?: { status(): BudgetStatus };
 }
 
 export function apiRouter(deps: ApiDeps): Router {
@@ -52,7 +55,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const agents = registry.list(store.activeCounts());
     const agentStates = { online: 0, draining: 0, offline: 0 };
     for (const a of agents) agentStates[a.state]++;
-    res.json({ tasks: store.countsByState(), agents: agentStates });
+    res.json({ tasks: store.countsByState(), agents: agentStates, ...(deps.budget ? { budget: deps.budget.status() } : {}) });
   });
 
   router.get('/agents', (_req, res) => {

@@ -10,7 +10,9 @@ import type { PullRequestRef } from './task-model.js';
 const RetryingOctokit = Octokit.plugin(retry, throttling);
 
 export interface GitHubForgeOptions {
-  token: string;
+  /** A personal access token; or, with a GitHub App, `tokenFor` gives each repository's installation token. */
+  token?: string;
+  tokenFor?: (repo: string) => Promise<string>;
   baseUrl: string;
   log: Logger;
   /** Delay unit of the retry plugin (ms); tests shorten it. */
@@ -31,7 +33,7 @@ export class GitHubForge implements Forge {
   constructor(opts: GitHubForgeOptions) {
     const log = opts.log;
     this.octokit = new RetryingOctokit({
-      auth: opts.token,
+      ...(opts.token ? { auth: opts.token } : {}),
       baseUrl: opts.baseUrl,
       userAgent: 'claude-code-cluster',
       retry: { retryAfterBaseValue: opts.retryAfterBaseValue ?? 1000 },
@@ -48,6 +50,14 @@ export class GitHubForge implements Forge {
       },
       log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
     });
+    const tokenFor = opts.tokenFor;
+    if (tokenFor) {
+      // Every route the forge uses names {owner}/{repo}: authenticate as the App's installation there.
+      this.octokit.hook.before('request', async (options) => {
+        const { owner, repo } = options as { owner?: string; repo?: string };
+        if (owner && repo) options.headers.authorization = `token ${await tokenFor(`${owner}/${repo}`)}`;
+      });
+    }
   }
 
   async upsertComment(repo: string, issue: number, body: string, commentId: number | null): Promise<number> {

@@ -1,11 +1,16 @@
 /**
  * GET /metrics in Prometheus text format (prom-client, a registry of our own).
- * Gauges are read from SQLite and memory at scrape time; histograms and
- * counters are fed by the task store's change notifications and the webhook route.
+ * Nothing at scrape time is proportional to history: task counts come from a
+ * six-row table kept by triggers, cost from running totals (budget/cost-counters.ts);
+ * histograms and counters are fed by the task store's notifications and the
+ * webhook route. Scrapes arriving together share one rendering (RENDER_TTL_MS),
+ * so many scrapers cost little more than one.
  */
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentRegistry } from './agent-registry.js';
+import type { CostCounters } from './budget/cost-counters.js';
+import type { DailyBudget } from './budget/daily-budget.js';
 import type { Db } from './db.js';
 import type { AgentHub } from './hub.js';
 import { TASK_STATES } from './task-model.js';
@@ -16,17 +21,22 @@ export interface MetricsDeps {
   store: TaskStore;
   registry: AgentRegistry;
   hub: AgentHub;
+  costs: CostCounters;
+  budget: DailyBudget;
 }
+
+/** A rendering is reused for this long: a burst of scrapes renders once. */
+export const RENDER_TTL_MS = 250;
 
 export class Metrics {
   readonly registry = new Registry();
   private readonly webhookDeliveries: Counter<'outcome'>;
+  private rendered: { at: number; text: Promise<string> } | undefined;
 
-  constructor({ db, store, registry, hub }: MetricsDeps) {
+  constructor({ db, store, registry, hub, costs, budget }: MetricsDeps) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'ccc_coordinator_' });
-    const byState = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state');
-    const cost = db.prepare<[], { usd: number | null }>("SELECT sum(json_extract(result, '$.costUsd')) AS usd FROM tasks WHERE result IS NOT NULL");
+    const byState = db.prepare<[], { state: string; n: number }>('SELECT state, n FROM task_state_counts');
 
     new Gauge({
       name: 'ccc_tasks', help: 'Tasks by state.', labelNames: ['state'], registers: [r],
@@ -56,7 +66,34 @@ export class Metrics {
     });
     new Gauge({
       name: 'ccc_model_cost_usd', help: 'Model cost reported by the Claude Code CLI, all tasks, in US dollars.', registers: [r],
-      collect() { this.set(cost.get()?.usd ?? 0); },
+      collect() { this.set(costs.totals().usd); },
+    });
+    new Gauge({
+      name: 'ccc_model_costed_attempts', help: 'Attempts that reported a model cost (ccc_model_cost_usd / this = cost per attempt).', registers: [r],
+      collect() { this.set(costs.totals().attempts); },
+    });
+    const perKey = (name: string, help: string, label: string, pick: (t: ReturnType<CostCounters['totals']>) => ReadonlyMap<string, number>) =>
+      new Gauge({
+        name, help, labelNames: [label], registers: [r],
+        collect() {
+          this.reset();
+          for (const [key, usd] of pick(costs.totals())) this.set({ [label]: key }, usd);
+        },
+      });
+    perKey('ccc_model_cost_by_agent_usd', 'Model cost by the agent that ran the attempt, in US dollars.', 'agent', (t) => t.byAgent);
+    perKey('ccc_model_cost_by_repo_usd', 'Model cost by repository, in US dollars.', 'repo', (t) => t.byRepo);
+    perKey('ccc_model_cost_by_day_usd', 'Model cost by UTC day (the last 31 days), in US dollars.', 'day', (t) => t.byDay);
+    new Gauge({
+      name: 'ccc_daily_budget_usd', help: 'tasks.dailyBudgetUsd (absent when there is none).', registers: [r],
+      collect() { const s = budget.status(); if (s.limitUsd === null) this.reset(); else this.set(s.limitUsd); },
+    });
+    new Gauge({
+      name: 'ccc_daily_budget_spent_usd', help: 'Model cost spent on the current UTC day.', registers: [r],
+      collect() { this.set(budget.status().spentTodayUsd); },
+    });
+    new Gauge({
+      name: 'ccc_daily_budget_exhausted', help: '1 while the daily budget is spent and new tasks wait.', registers: [r],
+      collect() { this.set(budget.status().waiting ? 1 : 0); },
     });
     const dispatch = new Histogram({
       name: 'ccc_dispatch_latency_seconds', help: 'First attempts: task accepted → the agent received the assignment and started.',
@@ -74,6 +111,7 @@ export class Metrics {
       if (task) dispatch.observe((Date.parse(event.at) - Date.parse(task.createdAt)) / 1000);
     });
     store.onChange((task) => {
+      costs.refresh();
       if (task.result && ['succeeded', 'failed', 'cancelled'].includes(task.state)) duration.observe({ outcome: task.result.outcome }, task.result.durationMs / 1000);
     });
   }
@@ -88,7 +126,9 @@ export class Metrics {
 
   handler(): RequestHandler {
     return async (_req, res) => {
-      res.set('content-type', this.registry.contentType).send(await this.registry.metrics());
+      const now = Date.now();
+      if (!this.rendered || now - this.rendered.at > RENDER_TTL_MS) this.rendered = { at: now, text: this.registry.metrics() };
+      res.set('content-type', this.registry.contentType).send(await this.rendered.text);
     };
   }
 }

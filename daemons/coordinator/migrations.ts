@@ -98,4 +98,47 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX forge_pull_comments_by_pull ON forge_pull_comments (number, id);
   `,
+  `
+  -- Running totals, so /metrics, the summary and the daily budget never scan the task history.
+  CREATE TABLE task_state_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+  INSERT INTO task_state_counts (state, n) VALUES ('queued', 0), ('assigned', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('cancelled', 0);
+  UPDATE task_state_counts SET n = (SELECT count(*) FROM tasks WHERE tasks.state = task_state_counts.state);
+  CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+    UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER tasks_count_state AFTER UPDATE OF state ON tasks WHEN OLD.state <> NEW.state BEGIN
+    UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+  END;
+
+  -- One row per attempt that reported a model cost, written whatever code path stores the result.
+  CREATE TABLE task_costs (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id  INTEGER NOT NULL,
+    attempt  INTEGER NOT NULL,
+    at       INTEGER NOT NULL,                -- ms since epoch: when the attempt's result was stored
+    agent_id TEXT,
+    repo     TEXT,
+    usd      REAL    NOT NULL
+  );
+  INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
+    SELECT id, attempt, updated_at, agent_id, repo, json_extract(result, '$.costUsd') FROM tasks
+    WHERE result IS NOT NULL AND json_extract(result, '$.costUsd') > 0;
+  CREATE TRIGGER tasks_cost AFTER UPDATE OF result ON tasks
+    WHEN NEW.result IS NOT NULL AND OLD.result IS NOT NEW.result AND json_extract(NEW.result, '$.costUsd') > 0 BEGIN
+    INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
+      VALUES (NEW.id, NEW.attempt, NEW.updated_at, coalesce(NEW.agent_id, OLD.agent_id), NEW.repo, json_extract(NEW.result, '$.costUsd'));
+  END;
+  CREATE TRIGGER tasks_cost_insert AFTER INSERT ON tasks
+    WHEN NEW.result IS NOT NULL AND json_extract(NEW.result, '$.costUsd') > 0 BEGIN
+    INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
+      VALUES (NEW.id, NEW.attempt, NEW.updated_at, NEW.agent_id, NEW.repo, json_extract(NEW.result, '$.costUsd'));
+  END;
+
+  -- GitHub App: the installation a delivery came from, for the task's API calls and push token.
+  ALTER TABLE tasks ADD COLUMN installation_id INTEGER;
+  `,
 ];

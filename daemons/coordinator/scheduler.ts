@@ -9,6 +9,7 @@ import { toTask, type Task, type TaskRow } from './task-model.js';
 import type { AgentRegistry } from './agent-registry.js';
 import type { TaskStore } from './task-store.js';
 import { pickAgent } from './router.js';
+import { BUDGET_WAIT } from './budget/daily-budget.js';
 
 export interface SchedulerOptions {
   leaseMs: number;
@@ -17,6 +18,10 @@ export interface SchedulerOptions {
   /** Delivers a message to a connected agent; false if it is not connected. */
   send: (agentId: string, message: CoordinatorMessage) => boolean;
   now?: () => number;
+  /** The daily budget: while it says why, queued tasks wait with that reason. */
+  budget?: { blocked(): string | null };
+  /** GitHub App: a push token for the attempt, sent with its assignment (undefined: none needed). */
+  pushToken?: (row: TaskRow, attempt: number) => Promise<string | undefined>;
 }
 
 const DISPATCH_BATCH = 500;
@@ -72,10 +77,17 @@ export class Scheduler {
   dispatch(): number {
     const ready = this.store.dispatchable(DISPATCH_BATCH);
     if (ready.length === 0) return 0;
+    const waiting = this.opts.budget?.blocked();
+    if (waiting) {
+      this.store.setWaitReason(ready, () => waiting);
+      return 0;
+    }
+    const overBudget = ready.filter((row) => row.route_reason.startsWith(BUDGET_WAIT));
+    if (overBudget.length) this.store.setWaitReason(overBudget, (row) => `${row.specialty_reason}; waiting for an agent`);
     const candidates = this.registry.candidates(this.store.activeCounts());
     if (candidates.length === 0) return 0;
     const now = this.now();
-    const outbox: Array<{ agentId: string; message: CoordinatorMessage }> = [];
+    const outbox: Array<{ agentId: string; message: Extract<CoordinatorMessage, { type: 'task.assign' }>; row: TaskRow }> = [];
     this.store.inTransaction(() => {
       for (const row of ready) {
         const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
@@ -89,14 +101,34 @@ export class Scheduler {
             type: 'task.assign', taskId: row.id, attempt,
             task: taskSpec(row, previous, route.agentId),
           },
+          row,
         });
       }
     });
-    for (const { agentId, message } of outbox) {
-      this.opts.send(agentId, message);
-      this.opts.log.info({ taskId: message.type === 'task.assign' ? message.taskId : undefined, agentId }, 'task assigned');
+    for (const { agentId, message, row } of outbox) {
+      if (this.opts.pushToken) void this.withPushToken(agentId, message, row, this.opts.pushToken);
+      else this.deliver(agentId, message);
     }
     return outbox.length;
+  }
+
+  private deliver(agentId: string, message: Extract<CoordinatorMessage, { type: 'task.assign' }>): void {
+    this.opts.send(agentId, message);
+    this.opts.log.info({ taskId: message.taskId, agentId }, 'task assigned');
+  }
+
+  /** Sends the assignment once its push token is minted; without one the attempt is lost (queued again while attempts remain). */
+  private async withPushToken(agentId: string, message: Extract<CoordinatorMessage, { type: 'task.assign' }>, row: TaskRow, mint: NonNullable<SchedulerOptions['pushToken']>): Promise<void> {
+    let pushToken: string | undefined;
+    try {
+      pushToken = await mint(row, message.attempt);
+    } catch (err) {
+      const why = `no push token for ${row.repo}: ${(err as Error).message}`;
+      this.opts.log.error({ taskId: row.id, agentId, err: (err as Error).message }, 'could not mint a push token');
+      this.guard('push token', () => this.store.lost({ ...row, attempt: message.attempt, agent_id: agentId }, why));
+      return;
+    }
+    this.deliver(agentId, pushToken ? { ...message, pushToken } : message);
   }
 
   /** Tells the agent holding a task that its attempt is over, and frees its capacity. */

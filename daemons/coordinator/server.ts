@@ -23,6 +23,10 @@ import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
 import { gitHttp } from './git-http.js';
 import { specialtyPolicy } from './new-task.js';
+import { CostCounters } from './budget/cost-counters.js';
+import { DailyBudget } from './budget/daily-budget.js';
+import { GitHubApp } from './github/github-app.js';
+import { PushTokens } from './github/push-tokens.js';
 
 export interface RunningCoordinator {
   /** http://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
@@ -35,6 +39,9 @@ export interface RunningCoordinator {
   live: LiveStream;
   registry: AgentRegistry;
   localForge: LocalForge;
+  budget: DailyBudget;
+  /** GitHub App mode: the per-task push tokens out now. */
+  pushTokens: PushTokens | undefined;
   close(): Promise<void>;
 }
 
@@ -51,19 +58,28 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   // Whoever held a task before a restart gets a whole lease to reconnect and claim it.
   store.renewAllLeases(leaseMs);
   const registry = new AgentRegistry(db);
+  const costs = new CostCounters(db);
+  const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
+  const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
+  const pushTokens = githubApp && new PushTokens(githubApp, store, log);
   const hub = new AgentHub(store, registry, { agentToken, heartbeatMs, leaseMs, log });
   const scheduler = new Scheduler(store, registry, {
-    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m),
+    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget,
+    ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
   });
   hub.scheduler = scheduler;
   let url = '';
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
   const publicUrl = () => (/^http:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl : url);
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
-  const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
+  const installationOf = async (repo: string) => store.installationOf(repo) ?? (await githubApp!.installationOf(repo));
+  const forge = githubApp
+    ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
+    : settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
+
   const publisher = new Publisher(store, forge, log);
   const live = new LiveStream(store, registry);
-  const metrics = new Metrics({ db, store, registry, hub });
+  const metrics = new Metrics({ db, store, registry, hub, costs, budget });
 
   const app = express();
   app.disable('x-powered-by');
@@ -73,7 +89,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings),
+    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
   }));
   app.get('/metrics', metrics.handler());
   app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log }));
@@ -100,11 +116,12 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
-    url, server, store, hub, scheduler, publisher, localForge, live, registry,
+    url, server, store, hub, scheduler, publisher, localForge, live, registry, budget, pushTokens,
     async close() {
       scheduler.stop();
       live.close();
       await publisher.idle();
+      await pushTokens?.close();
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -119,6 +119,8 @@ export interface TaskRow {
   result: string | null;
   created_at: number;
   updated_at: number;
+  /** GitHub App installation the task's delivery came from (migration 3). */
+  installation_id?: number | null;
 }
 
 export function toTask(row: TaskRow): Task {

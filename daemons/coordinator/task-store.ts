@@ -156,6 +156,17 @@ export class TaskStore {
     this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
   }
 
+  /** Remembers the GitHub App installation a task's delivery came from (not a state change). */
+  setInstallation(id: number, installationId: number): void {
+    this.db.prepare('UPDATE tasks SET installation_id = ? WHERE id = ?').run(installationId, id);
+  }
+
+  /** The installation of the newest task of `repo` that came through the GitHub App, if any. */
+  installationOf(repo: string): number | undefined {
+    return this.db.prepare<[string], { installation_id: number }>(
+      'SELECT installation_id FROM tasks WHERE repo = ? AND installation_id IS NOT NULL ORDER BY id DESC LIMIT 1').get(repo)?.installation_id;
+  }
+
   trackingComment(id: number): number | null {
     return this.row(id)?.tracking_comment_id ?? null;
   }
@@ -214,7 +225,8 @@ export class TaskStore {
   /** How many tasks are in each state (every state present, 0 when none). */
   countsByState(): Record<TaskState, number> {
     const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state').all()) counts[r.state] = r.n;
+    // Kept by triggers (migration 3): six rows, whatever the history.
+    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, n FROM task_state_counts').all()) counts[r.state] = r.n;
     return counts;
   }
 
@@ -225,6 +237,19 @@ export class TaskStore {
 
   activeOf(agentId: string): TaskRow[] {
     return this.stmt.activeOfAgent.all(agentId);
+  }
+
+  /** Says on each queued task why it waits (a change only when the reason is new, announced like a state change). */
+  setWaitReason(rows: readonly TaskRow[], reasonOf: (row: TaskRow) => string): void {
+    this.tx(() => {
+      for (const row of rows) {
+        const reason = reasonOf(row);
+        if (row.state !== 'queued' || row.route_reason === reason) continue;
+        this.db.prepare('UPDATE tasks SET route_reason = ? WHERE id = ? AND state = ?').run(reason, row.id, 'queued');
+        this.changed.add(row.id);
+        this.addEvent(row.id, 'waiting', row.attempt, null, reason);
+      }
+    });
   }
 
   /** queued → assigned to `agentId` under a new attempt number; returns that attempt. */

@@ -124,6 +124,8 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log }: W
         return { status: 200, body: { duplicate: true, outcome: prior.outcome, ...(task ? { task } : {}) }, outcome: prior.outcome, duplicate: true };
       }
       const done = act(intent, context, continued);
+      const installation = installationOf(payload); // GitHub App deliveries say which installation sent them
+      if (done.created && done.task && installation) store.setInstallation(done.task.id, installation);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
       return done;
     });
@@ -155,6 +157,12 @@ async function contextFor(intent: WebhookIntent, forge: Forge, allowedAssociatio
   if (intent.kind === 'run') return fetchContext(forge, { repo: intent.issue.repo, number: intent.issue.issueNumber, allowedAssociations }, log);
   if (intent.kind === 'follow-up') return fetchContext(forge, { repo: intent.repo, number: intent.pull, allowedAssociations, exclude: intent.followUp.body }, log);
   return [];
+}
+
+/** The GitHub App installation a delivery came from (`installation.id`), if any. */
+export function installationOf(payload: unknown): number | undefined {
+  const id = (payload as { installation?: { id?: unknown } } | null)?.installation?.id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
 
 function ignored(reason: string): Reply {

@@ -19,6 +19,8 @@ export const profileSchema = z.strictObject({
   mcpServers: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
   model: z.string().min(1).optional(),
   maxTurns: z.int().min(1).max(500).optional(),
+  /** `--max-budget-usd` of this specialty's runs. */
+  maxBudgetUsd: z.number().positive().optional(),
   /** Egress patterns (host[:port], *.example.com) added to agent.egress.allow for this specialty. */
   egressAllow: z.array(z.string().min(1)).optional(),
 });
@@ -39,6 +41,9 @@ export const claudeExecutorSchema = z.strictObject({
   idleTimeoutSeconds: z.number().positive().default(300),
   /** Wall-clock limit of one run. */
   timeoutSeconds: z.number().positive().default(3600),
+  /** --max-budget-usd of each run: one amount, or per specialty with `default` for the rest. */
+  /** `--max-budget-usd` of every run (a profile may set its own): the CLI stops itself at that cost. */
+  maxBudgetUsd: z.number().positive().optional(),
   /** Failed workspaces are kept this long for inspection. */
   keepFailedHours: z.number().min(0).default(24),
   /** On the turn limit, the budget, the wall clock or the idle watchdog, commit and push the work so far (marked incomplete). */
@@ -85,6 +90,8 @@ export const clusterSchema = z
         retryBackoffSeconds: z.number().min(0).default(5),
         leaseSeconds: z.number().min(0.2).max(3600).default(15),
         heartbeatSeconds: z.number().min(0.05).max(600).default(5),
+        /** Model cost allowed per UTC day; once spent, new tasks wait for the next day. */
+        dailyBudgetUsd: z.number().positive().optional(),
       })
       .prefault({}),
     routing: z

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CccError } from './errors.js';
 import { packageRoot } from './package-root.js';
 import { clusterSchema, type AgentNode, type Cluster } from './cluster-schema.js';
+import { privateKeyLines, readGitHubApp, type GitHubAppCredentials } from './github-app-key.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -28,6 +29,8 @@ export interface Settings {
   webhookSecret: string | undefined;
   /** Coordinator only: the token its Octokit client uses. */
   githubToken: string | undefined;
+  /** Coordinator only: the GitHub App it authenticates as (CCC_GITHUB_APP_ID, CCC_GITHUB_APP_PRIVATE_KEY_FILE). */
+  githubApp: GitHubAppCredentials | undefined;
   githubApiUrl: string;
   gitUrlTemplate: string;
   triggerLabel: string;
@@ -115,6 +118,7 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
     agentToken: check('CCC_AGENT_TOKEN', token, env.CCC_AGENT_TOKEN),
     webhookSecret: check('CCC_WEBHOOK_SECRET', token, env.CCC_WEBHOOK_SECRET),
     githubToken: check('CCC_GITHUB_TOKEN', z.string().regex(/^\S{8,}$/, 'must be a GitHub token without spaces'), env.CCC_GITHUB_TOKEN),
+    githubApp: role !== 'coordinator' ? undefined : readGitHubApp(env.CCC_GITHUB_APP_ID || undefined, env.CCC_GITHUB_APP_PRIVATE_KEY_FILE || undefined),
     githubApiUrl: (check('CCC_GITHUB_API_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://github.example.com/api/v3' }), env.CCC_GITHUB_API_URL) ?? cluster.github.apiUrl).replace(/\/+$/, ''),
     gitUrlTemplate: check('CCC_GIT_URL_TEMPLATE', z.string().refine((t) => t.includes('{owner}') && t.includes('{repo}'), 'must contain {owner} and {repo}'), env.CCC_GIT_URL_TEMPLATE) ?? cluster.github.gitUrlTemplate,
     anthropicBaseUrl: check('CCC_ANTHROPIC_BASE_URL', z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:8090' }), env.CCC_ANTHROPIC_BASE_URL),
@@ -149,7 +153,7 @@ export function agentNode(settings: Settings): AgentNode {
 
 /** Every secret this process knows, for the logger to scrub. */
 export function secretValues(settings: Settings): Array<string | undefined> {
-  return [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken, settings.gitPushToken, settings.anthropicApiKey, settings.anthropicAuthToken];
+  return [settings.adminToken, settings.agentToken, settings.webhookSecret, settings.githubToken, settings.gitPushToken, settings.anthropicApiKey, settings.anthropicAuthToken, ...privateKeyLines(settings.githubApp)];
 }
 
 /** A required secret, or an error naming the variable to set. */

@@ -12,6 +12,7 @@ const REDACT_PATHS = [
   'token', '*.token', 'secret', '*.secret', 'password', '*.password',
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
   'req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'adminToken', 'agentToken', 'webhookSecret',
+  'pushToken', '*.pushToken', 'privateKey', '*.privateKey',
 ];
 
 export interface LogOptions {

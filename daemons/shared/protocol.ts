@@ -112,7 +112,11 @@ export const coordinatorMessageSchema = z.discriminatedUnion('type', [
     /** Tasks named in the hello that are no longer this agent's: stop them, report nothing. */
     cancel: z.array(taskRef),
   }),
-  z.strictObject({ type: z.literal('task.assign'), taskId, attempt, task: taskSpecSchema }),
+  z.strictObject({
+    type: z.literal('task.assign'), taskId, attempt, task: taskSpecSchema,
+    /** A push credential for this task only (a GitHub App installation token for its one repository); never logged. */
+    pushToken: z.string().min(8).max(255).regex(/^\S+$/).optional(),
+  }),
   z.strictObject({ type: z.literal('task.cancel'), taskId, attempt, reason: z.string() }),
   /** The coordinator has recorded (or deliberately ignored) this task.result / task.released. */
   z.strictObject({ type: z.literal('task.ack'), taskId, attempt }),

@@ -143,6 +143,7 @@ describe('GET /api/v1/summary', () => {
     expect(body).toEqual({
       tasks: { queued: 1, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 1 },
       agents: { online: 0, draining: 0, offline: 0 },
+      budget: { limitUsd: null, spentTodayUsd: 0, day: new Date().toISOString().slice(0, 10), waiting: null },
     });
   });
 });

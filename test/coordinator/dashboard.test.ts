@@ -138,6 +138,7 @@ describe('dashboard', () => {
     expect(await done.locator('.summary').textContent()).toBe('Added GET /health with a test.');
     expect(await done.locator('.cost').textContent()).toBe('$0.42');
     expect(await page.locator('#stat-cost').textContent()).toBe('$0.42');
+    await expect.poll(() => page.locator('#stat-today').textContent()).toBe('$0.42'); // GET /summary: today's spend, no limit set
     expect(await page.locator('#agents [data-key="backend"] .load-text').textContent()).toBe('0 / 2 running');
     const pr = done.locator('a.pr[href]');
     await pr.waitFor(); // announced only as a history entry: the page reads the task again

@@ -164,4 +164,15 @@ describe('pretty logs on a terminal', () => {
     expect(out).toContain('hello [redacted]');
     expect(out).not.toContain('pretty-secret-0123456789');
   });
+
+  it('redacts a push token and a private key wherever they sit in a logged object', () => {
+    const lines: string[] = [];
+    const destination = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+    const log = createLogger({ level: 'info', name: 't', secrets: [], destination });
+    log.info({ message: { type: 'task.assign', pushToken: 'ghs_secretpushtoken0123456789' }, pushToken: 'ghs_other0123456789abc', app: { privateKey: '-----BEGIN RSA PRIVATE KEY-----x' } }, 'assign');
+    const text = lines.join('');
+    expect(text).not.toContain('ghs_');
+    expect(text).not.toContain('BEGIN RSA');
+    expect(text).toContain('[redacted]');
+  });
 });

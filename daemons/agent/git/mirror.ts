@@ -23,10 +23,9 @@ export class Mirrors {
 
   constructor(private readonly env: Record<string, string>, private readonly onCreate: (mirror: string) => void = () => undefined) {}
 
-  /** Fetches every branch (cloning first if needed); says where the base and `branch` stand on the remote. */
-  refresh(mirror: string, url: string, branch: string): Promise<MirrorState> {
+  /** Fetches every branch (cloning first if needed); says where the base and `branch` stand on the remote. `env`: a task's own credential, else the agent's. */
+  refresh(mirror: string, url: string, branch: string, env = this.env): Promise<MirrorState> {
     return this.locked(mirror, async () => {
-      const env = this.env;
       if (!existsSync(join(mirror, 'HEAD'))) {
         this.onCreate(mirror);
         makeDir(mirror);
@@ -43,10 +42,10 @@ export class Mirrors {
   }
 
   /** Fetches one branch again (after a push was refused because the remote moved); its head, or null. */
-  refetch(mirror: string, url: string, branch: string): Promise<string | null> {
+  refetch(mirror: string, url: string, branch: string, env = this.env): Promise<string | null> {
     return this.locked(mirror, async () => {
       writeMirrorConfig(mirror, url);
-      await git(['--git-dir', mirror, 'fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { env: this.env });
+      await git(['--git-dir', mirror, 'fetch', '--quiet', '--no-write-fetch-head', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { env });
       return this.head(mirror, branch);
     });
   }

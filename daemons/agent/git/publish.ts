@@ -41,7 +41,7 @@ export async function publish(ws: PublishTarget, message: string, author: { name
     await push(ws, commit, env);
   } catch (err) {
     if (!(err instanceof GitError) || !REFUSED.test(err.detail)) throw err;
-    const theirs = await mirrors.refetch(ws.mirror, ws.url, ws.branch);
+    const theirs = await mirrors.refetch(ws.mirror, ws.url, ws.branch, env);
     if (!theirs) throw err;
     commit = await mergeWith(ws, commit, theirs, who, env);
     try {

@@ -14,6 +14,8 @@ import type { Workspace, Workspaces } from './workspaces.js';
 export interface RepoExecutorOptions {
   /** Commit and push the work when the run stops at a limit (agent.executor.keepWorkOnLimit). */
   keepWorkOnLimit: boolean;
+  /** git's environment for a task that brings its own push token (a GitHub App installation token). */
+  gitEnvFor?: (pushToken: string) => Record<string, string>;
 }
 
 const LIMIT_REASONS: Record<Limit, string> = {
@@ -32,24 +34,26 @@ export class RepoExecutor implements Executor {
   ) {}
 
   async run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {
-    const { task, taskId, attempt } = execution;
-    if (!task.repo) return withoutLimit(await this.inner.run(execution, hooks));
+    const { pushToken, ...forCli } = execution; // the CLI never sees the task's token
+    const { task, taskId, attempt } = forCli;
+    const gitEnv = pushToken && this.opts.gitEnvFor ? this.opts.gitEnvFor(pushToken) : undefined;
+    if (!task.repo) return withoutLimit(await this.inner.run(forCli, hooks));
     this.workspaces.sweep();
     let ws: Workspace;
     try {
-      ws = await this.workspaces.prepare({ taskId, attempt, repo: task.repo, issueNumber: task.issueNumber, title: task.title, branch: task.branch });
+      ws = await this.workspaces.prepare({ taskId, attempt, repo: task.repo, issueNumber: task.issueNumber, title: task.title, branch: task.branch }, gitEnv);
     } catch (err) {
       return { outcome: 'failed', retryable: !isPermanent(err), exitCode: null, summary: `cannot prepare a workspace of ${task.repo}: ${(err as Error).message}` };
     }
     try {
       hooks.progress(ws.continued ? `workspace ready: continuing branch ${ws.branch} at ${ws.start.slice(0, 12)}` : `workspace ready: branch ${ws.branch} from ${ws.base}`);
-      return await this.runIn(ws, execution, hooks);
+      return await this.runIn(ws, forCli, hooks, gitEnv);
     } finally {
       this.workspaces.finish(ws);
     }
   }
 
-  private async runIn(ws: Workspace, execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {
+  private async runIn(ws: Workspace, execution: Execution, hooks: ExecutionHooks, gitEnv: Record<string, string> | undefined): Promise<ExecutionOutcome> {
     const { task, taskId, attempt } = execution;
     const { limit, ...outcome } = await this.inner.run({ ...execution, workDir: ws.dir }, hooks);
     const incomplete = outcome.outcome === 'failed' && limit && this.opts.keepWorkOnLimit ? LIMIT_REASONS[limit] : null;
@@ -61,7 +65,7 @@ export class RepoExecutor implements Executor {
     const note = incomplete ? `\n\nIncomplete: ${incomplete}. ${outcome.summary}`.trimEnd() : '';
     let published;
     try {
-      published = await this.workspaces.publish(ws, `${task.title}${issue}\n\nMade by the ${task.specialty} agent of claude-code-cluster (task ${taskId}, attempt ${attempt}).${note}`);
+      published = await this.workspaces.publish(ws, `${task.title}${issue}\n\nMade by the ${task.specialty} agent of claude-code-cluster (task ${taskId}, attempt ${attempt}).${note}`, gitEnv);
     } catch (err) {
       const what = incomplete ? `${outcome.summary}; its work so far could not be pushed either` : 'the work is done but could not be pushed';
       return { ...outcome, outcome: 'failed', retryable: incomplete ? outcome.retryable : !isPermanent(err), summary: `${what}: ${(err as Error).message}` };

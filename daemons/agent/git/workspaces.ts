@@ -67,7 +67,7 @@ export class Workspaces {
   }
 
   /** Fetches (or clones) the mirror, then makes this attempt's own repositories on the task's branch. */
-  async prepare(task: WorkspaceRequest): Promise<Workspace> {
+  async prepare(task: WorkspaceRequest, gitEnv = this.opts.gitEnv): Promise<Workspace> {
     if (!REPO_PATTERN.test(task.repo)) throw new CccError(`repository name "${task.repo}" is not owner/name`, 'workspace');
     const [owner, name] = task.repo.split('/') as [string, string];
     const url = this.opts.gitUrlTemplate.replaceAll('{owner}', owner).replaceAll('{repo}', name);
@@ -79,11 +79,11 @@ export class Workspaces {
     const branch = named ?? branchName(task.issueNumber ?? task.taskId, task.title);
     this.active.add(key);
     try {
-      const remote = await this.mirrors.refresh(mirror, url, branch);
+      const remote = await this.mirrors.refresh(mirror, url, branch, gitEnv);
       if (named === remote.base) throw new CccError(`branch ${named} is the default branch of ${task.repo}; a task works on a branch of its own and its changes arrive through a pull request`, 'workspace');
       if (named && !remote.branchHead) throw new CccError(`branch ${named} does not exist on the remote ${task.repo}; a follow-up continues an existing branch`, 'workspace');
       const start = remote.branchHead ?? remote.baseCommit;
-      await createTaskRepositories({ dir, gitDir, mirror }, branch, start, this.opts.gitEnv);
+      await createTaskRepositories({ dir, gitDir, mirror }, branch, start, gitEnv);
       return { dir, gitDir, branch, base: remote.base, mirror, url, start, continued: remote.branchHead !== null };
     } catch (err) {
       this.active.delete(key);
@@ -91,9 +91,9 @@ export class Workspaces {
     }
   }
 
-  /** Commits whatever changed and pushes the branch (fast-forward only); null when nothing changed. */
-  async publish(ws: Workspace, message: string): Promise<Published | null> {
-    return publish(ws, message, this.opts.author, this.opts.gitEnv, this.mirrors);
+  /** Commits whatever changed and pushes the branch (fast-forward only); null when nothing changed. `gitEnv`: a task's own push credential. */
+  async publish(ws: Workspace, message: string, gitEnv = this.opts.gitEnv): Promise<Published | null> {
+    return publish(ws, message, this.opts.author, gitEnv, this.mirrors);
   }
 
   /** The task is over: its workspace may be swept once old enough (kept for inspection until then). */

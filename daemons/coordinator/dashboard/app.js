@@ -1,7 +1,7 @@
 // The dashboard's entry point: gets the admin token (form or /#token=…),
 // loads a snapshot, follows the live stream and redraws on every change.
 import { LiveConnection, forgetToken, getJson, loadToken, saveToken, tokenFromFragment } from './connection.js';
-import { duration } from './dom.js';
+import { duration, setText, usd } from './dom.js';
 import { Model, RECENT_TASKS } from './model.js';
 import { render } from './view.js';
 
@@ -39,12 +39,26 @@ async function loadSnapshot(token, signal) {
   for (const { task } of details) for (const event of task.events) model.addEvent({ ...event, taskId: task.id });
   $('board').hidden = false;
   redraw();
+  showBudget(token);
+}
+
+/** Today's model spend and the daily budget (GET /summary); says so when new tasks wait for it. */
+function showBudget(token) {
+  getJson('/summary', token).then(({ budget }) => {
+    if (!budget) return;
+    const limit = budget.limitUsd === null ? '' : ` of ${usd(budget.limitUsd)}`;
+    setText($('stat-today'), `${usd(budget.spentTodayUsd)}${limit}${budget.waiting ? ' — tasks wait' : ''}`);
+    $('stat-today').parentElement.title = budget.waiting ?? `Model cost of the attempts that ended today (${budget.day} UTC)`;
+  }, () => { /* the stream reports trouble */ });
 }
 
 function onMessage(token, event, data) {
   try {
     const payload = JSON.parse(data);
-    if (event === 'task') model.putTask(payload);
+    if (event === 'task') {
+      model.putTask(payload);
+      if (payload.result?.costUsd) showBudget(token); // an attempt's cost was just counted
+    }
     else if (event === 'agents') model.setAgents(payload.agents);
     else if (event === 'task-event' && model.addEvent(payload)) refreshTask(token, payload.taskId);
     redraw();
@@ -157,6 +171,7 @@ setInterval(() => {
   const token = loadToken();
   if (!token || status.state !== 'live') return;
   getJson('/agents', token).then(({ agents }) => { model.setAgents(agents); redraw(); }, () => { /* the stream reports trouble */ });
+  showBudget(token);
 }, AGENTS_REFRESH_MS);
 
 tokenFromFragment();
