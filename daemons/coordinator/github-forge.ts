@@ -53,8 +53,12 @@ export class GitHubForge implements Forge {
     const tokenFor = opts.tokenFor;
     if (tokenFor) {
       // Every route the forge uses names {owner}/{repo}: authenticate as the App's installation there.
+      // Pagination sends an expanded URL without the parameters, so the repository is read from the URL then.
       this.octokit.hook.before('request', async (options) => {
-        const { owner, repo } = options as { owner?: string; repo?: string };
+        const params = options as { owner?: string; repo?: string; url: string };
+        const fromUrl = /\/repos\/([^/{}]+)\/([^/?{}]+)/.exec(params.url);
+        const owner = params.owner ?? fromUrl?.[1];
+        const repo = params.repo ?? fromUrl?.[2];
         if (owner && repo) options.headers.authorization = `token ${await tokenFor(`${owner}/${repo}`)}`;
       });
     }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fillHistory } from '../../scripts/bench/history.js';
-import { RawAgent, api, clusterConfig, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
+import { RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 function value(text: string, sample: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
@@ -31,6 +31,8 @@ describe('/metrics under history and load', () => {
     agent.send({ type: 'task.started', taskId: assign.taskId, attempt: assign.attempt });
     const beats = setInterval(() => agent.send({ type: 'heartbeat' }), 200);
     try {
+      await eventually(async () => (await api(c.url, `/tasks/${body.task.id}`)).body.task.state === 'running', 5000, 'the task running');
+      await new Promise((r) => setTimeout(r, 300)); // past the shared rendering of the first scrape
       const until = Date.now() + 3000; // three leases
       let scrapes = 0;
       while (Date.now() < until || scrapes < 600) {
