@@ -3,7 +3,7 @@
  * received once when it enrolled with the join token (CCC_AGENT_TOKEN) and presented on every
  * connection after that. Neither is ever logged.
  */
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 
@@ -38,6 +38,7 @@ export class AgentCredential {
   /** Keeps the credential the welcome brought (only an enrollment brings one). */
   received(credential: string | undefined): void {
     if (credential === undefined) return;
+    mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, `${credential}\n`, { mode: 0o600 });
     chmodSync(tmp, 0o600);

@@ -10,17 +10,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AGENT_PATH } from '../../daemons/shared/protocol.js';
-import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, eventually } from '../helpers.js';
+import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, eventually, SPECIALTIES } from '../helpers.js';
 import { FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzRuns, startCoordinatorProcess, type CoordinatorProcess } from './coordinator-process.js';
 import { hostileValue, mutated, mutatedBytes, NASTY_STRINGS, type Json } from './mutate.js';
 
 const RSS_BOUND = 96 * 1024 * 1024;
-const ERROR_CODES = ['bad_message', 'hello_required', 'already_registered', 'protocol_version'];
+const ERROR_CODES = ['bad_message', 'hello_required', 'already_registered', 'protocol_version', 'already_enrolled', 'identity_mismatch', 'unknown_agent', 'config_mismatch', 'enroll_not_allowed'];
 
 /** One task running on a well-behaved agent that heartbeats: what the fuzzer must not disturb. */
 async function victim(c: CoordinatorProcess): Promise<{ id: number; agent: RawAgent }> {
   const agent = await RawAgent.connect(c.url);
-  await agent.hello('victim-agent', ['backend']);
+  await agent.hello('backend', SPECIALTIES.backend!);
   const id = (await api(c.url, '/tasks', { body: { title: 'the victim', labels: ['ccc:backend'] } })).body.task.id as number;
   const assign = await agent.next('task.assign');
   agent.send({ type: 'task.started', taskId: id, attempt: assign.attempt });
