@@ -44,7 +44,11 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     root: join(settings.dataDir, 'workspaces'),
     gitUrlTemplate: settings.gitUrlTemplate,
     author: claude.author,
-    gitEnv: gitEnv(env, settings.gitPushToken, credentialFile),
+    gitEnv: {
+      ...gitEnv(env, settings.gitPushToken, credentialFile),
+      // The local forge on the coordinator is verified against the cluster CA; GitHub against the system's.
+      ...(settings.tlsCa && settings.gitUrlTemplate.startsWith(settings.coordinatorUrl) ? { GIT_SSL_CAINFO: settings.tlsCa } : {}),
+    },
     keepFailedMs: claude.keepFailedHours * 3_600_000,
     log,
   });

@@ -20,7 +20,7 @@ describe('ccc agents', () => {
     const table = await cli(['agents'], env);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^AGENT\s+STATE\s+LOAD\s+SPECIALTIES\s+ADDRESS\s+SEEN\s+ENROLLED\s+CREDENTIAL USED$/);
+    expect(lines[0]).toMatch(/^AGENT\s+STATE\s+LOAD\s+SPECIALTIES\s+ADDRESS\s+SEEN\s+ENROLLED\s+CRED USED$/);
     expect(lines[1]).toMatch(/^backend\s+online\s+0\/2\s+backend,\S+\s+127\.0\.0\.1\s+\d+s ago\s+\d+s ago\s+\d+s ago$/);
     expect(lines[2]).toMatch(/^frontend\s+online\s+0\/2\s+frontend,\S+\s+127\.0\.0\.1\s+\d+s ago\s+\d+s ago\s+\d+s ago$/);
     expectNarrow(table.stdout);

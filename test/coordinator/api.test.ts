@@ -116,7 +116,7 @@ describe('coordinator HTTP API', () => {
     await agent.hello('backend', SPECIALTIES.backend!);
     const { body } = await api(c.url, '/agents');
     expect(body.agents).toEqual([
-      expect.objectContaining({ id: 'backend', hostname: 'backend.test', specialties: ['backend', 'api'], capacity: 2, running: 0, state: 'online', version: 'test' }),
+      expect.objectContaining({ id: 'backend', hostname: 'backend.test', specialties: SPECIALTIES.backend, capacity: 2, running: 0, state: 'online', version: 'test' }),
     ]);
     expect((await api(c.url, '/agents/backend/drain', { method: 'POST' })).body.agent.state).toBe('draining');
     // A drained agent gets no work.

@@ -13,7 +13,7 @@ export function agentsTable(agents: readonly AgentView[], io: Io): string {
     { header: 'ADDRESS', cell: (a) => a.address ?? '-' },
     { header: 'SEEN', cell: (a) => `${age(a.lastSeenAt, now)} ago` },
     { header: 'ENROLLED', cell: (a) => enrolled(a, now) },
-    { header: 'CREDENTIAL USED', cell: (a) => (a.enrollment?.lastUsedAt ? `${age(a.enrollment.lastUsedAt, now)} ago` : '-') },
+    { header: 'CRED USED', cell: (a) => (a.enrollment?.lastUsedAt ? `${age(a.enrollment.lastUsedAt, now)} ago` : '-') },
   ], io.width);
 }
 
