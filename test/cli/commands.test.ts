@@ -157,3 +157,21 @@ describe('ccc cancel, retry, drain, resume', () => {
     expect(await cli(['drain', 'nobody'], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^ccc: agent nobody has never registered; .*\n$/) });
   });
 });
+
+describe('ccc agents revoke and allow-enroll', () => {
+  it('revokes an agent (its connection closes) and lets it enroll again', async () => {
+    const { url, env } = await cliSetup();
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
+    const closed = new Promise<number>((resolve) => agent.ws.once('close', (code) => resolve(code)));
+    const revoked = await cli(['agents', 'revoke', 'backend'], env);
+    expect(revoked).toMatchObject({ code: 0, stderr: '' });
+    expect(revoked.stdout).toBe('agent backend revoked: its credential no longer works; it may enroll again after ccc agents allow-enroll backend\n');
+    expect(await closed).toBe(4004);
+    expect((await cli(['agents'], env)).stdout).toMatch(/\nbackend\s+offline\s.*\srevoked\s+\S+ ago\n$/);
+    const allowed = await cli(['agents', 'allow-enroll', 'backend', '--json'], env);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ agent: 'backend', enrollment: { enrolled: false, enrollAllowed: true } });
+    const unknown = await cli(['agents', 'revoke', 'nobody'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('agent nobody is neither in cluster.yml nor ever enrolled');
+  });
+});
