@@ -15,6 +15,7 @@ import { agentKill } from './drill/agent-kill.js';
 import { agentStop } from './drill/agent-stop.js';
 import { coordinatorKill } from './drill/coordinator-kill.js';
 import { diskFull } from './drill/disk.js';
+import { impostor } from './drill/impostor.js';
 import type { DrillOptions, DrillReport } from './drill/harness.js';
 import { modelFaults } from './drill/model-faults.js';
 import { reportTable } from './drill/table.js';
@@ -23,6 +24,7 @@ import { webhookStorm } from './drill/webhook-storm.js';
 const DRILLS: Record<string, (opts: DrillOptions) => Promise<DrillReport>> = {
   'coordinator-kill': coordinatorKill,
   'agent-kill': agentKill,
+  impostor,
   'agent-stop': agentStop,
   'model-faults': modelFaults,
   disk: diskFull,
