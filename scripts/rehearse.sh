@@ -129,7 +129,7 @@ agents_wss() {
   local a line mode ok=0
   for a in "${AGENTS[@]}"; do
     line=$(on "$a" sudo journalctl -u ccc-agent -o cat --no-pager | grep -m1 'registered with the coordinator' || true)
-    mode=$(on "$a" sudo stat -c '%a %U' /var/lib/ccc/agent/agent-credential 2>/dev/null || echo missing)
+    mode=$(on "$a" "sudo stat -c '%a %U' /var/lib/ccc/agent/agent-credential" 2>/dev/null || echo missing)
     log "  $a: $(grep -o '"url":"[^"]*"' <<<"$line" || echo 'no registration logged') · agent-credential $mode"
     [[ $line == *'"url":"wss://192.168.56.10:8080/'* && $mode == '600 ccc' ]] || ok=1
   done

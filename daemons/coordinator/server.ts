@@ -66,7 +66,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   hub.scheduler = scheduler;
   let url = '';
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
-  const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl : url);
+  const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
   const forge = settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
   const publisher = new Publisher(store, forge, log);
