@@ -5,10 +5,14 @@
 #
 # Environment:
 #   CCC_AGENT_ID=NAME            which agent of cluster.yml this is (default: the host name)
-#   CCC_AGENT_TOKEN              required on the first run (the coordinator's agent token); kept after
-#   CCC_COORDINATOR_URL          default http://<coordinator.ip>:<coordinator.port> of cluster.yml
+#   CCC_AGENT_TOKEN              required on the first run (the cluster's join token); kept after. The
+#                                agent enrolls with it once and keeps its own credential in
+#                                $CCC_STATE/agent/agent-credential (docs/security.md#identity)
+#   CCC_TLS_CA_FILE=FILE         the cluster CA (the coordinator's /etc/ccc/tls/ca.pem): installed as
+#                                /etc/ccc/tls/ca.pem; the agent then talks https:// and wss:// only
+#   CCC_COORDINATOR_URL          default http(s)://<coordinator.ip>:<coordinator.port> of cluster.yml
 #   CCC_FORGE=local|github       local (default): clone and push through the coordinator's /git/ with
-#                                the agent token; github: CCC_GIT_PUSH_TOKEN is the GitHub token
+#                                the agent's own credential; github: CCC_GIT_PUSH_TOKEN is the GitHub token
 #   CCC_GIT_PUSH_TOKEN           github forge only
 #   CCC_MODEL=rehearsal|anthropic  rehearsal (default): the coordinator's rehearsal model (port 8090);
 #                                anthropic: ANTHROPIC_API_KEY is required
@@ -21,6 +25,7 @@ ENV_FILE=$CCC_ETC/agent.env
 AGENT_ID=${CCC_AGENT_ID:-$(hostname -s)}
 FORGE=${CCC_FORGE:-local}
 MODEL=${CCC_MODEL:-rehearsal}
+TLS_CA=$CCC_ETC/tls/ca.pem
 RESTART=no
 
 check() {
@@ -42,10 +47,26 @@ cluster_facts() {
   " "$CCC_ETC/cluster.yml" "$AGENT_ID" || die "CCC_AGENT_ID=$AGENT_ID does not name an agent of $CCC_ETC/cluster.yml"
 }
 
+# The cluster CA the coordinator's certificate is verified against (kept from an earlier run when not given).
+cluster_ca() {
+  if [[ -n ${CCC_TLS_CA_FILE:-} ]]; then
+    [[ -s $CCC_TLS_CA_FILE ]] || die "CCC_TLS_CA_FILE=$CCC_TLS_CA_FILE does not exist or is empty"
+    grep -q 'BEGIN CERTIFICATE' "$CCC_TLS_CA_FILE" || die "CCC_TLS_CA_FILE=$CCC_TLS_CA_FILE holds no PEM certificate"
+    install_content "cluster CA $TLS_CA" "$TLS_CA" 644 root:root <"$CCC_TLS_CA_FILE"
+    if [[ $LAST_CHANGED == yes ]]; then RESTART=yes; fi
+  elif [[ -f $TLS_CA ]]; then
+    ok "cluster CA $TLS_CA (kept)"
+  fi
+}
+
 env_file() {
-  local facts url specialties token push key content
+  local facts url specialties token push key content host
   facts=$(cluster_facts)
-  url=${CCC_COORDINATOR_URL:-${facts%% *}}
+  url=${facts%% *}
+  if [[ -f $TLS_CA ]]; then url=https://${url#http://}; fi
+  url=${CCC_COORDINATOR_URL:-$url}
+  host=${url#*://}
+  host=${host%%:*}
   specialties=${facts#* }
   token=${CCC_AGENT_TOKEN:-$(env_value "$ENV_FILE" CCC_AGENT_TOKEN)}
   [[ -n $token ]] || die "CCC_AGENT_TOKEN is not set: use the coordinator's agent token (CCC_AGENT_TOKEN in its /etc/ccc/coordinator.env)"
@@ -57,17 +78,17 @@ env_file() {
     echo "CCC_COORDINATOR_URL=$url"
     echo "CCC_AGENT_TOKEN=$token"
     echo "CCC_LOG_LEVEL=${CCC_LOG_LEVEL:-info}"
+    if [[ -f $TLS_CA ]]; then echo "CCC_TLS_CA=$TLS_CA"; fi
     if [[ $FORGE == local ]]; then
-      # The local forge over git's smart HTTP; git's credential helper offers the agent token.
+      # The local forge over git's smart HTTP; git's credential helper offers the agent's own credential.
       echo "CCC_GIT_URL_TEMPLATE=$url/git/{owner}/{repo}.git"
-      echo "CCC_GIT_PUSH_TOKEN=$token"
     else
       push=${CCC_GIT_PUSH_TOKEN:-$(env_value "$ENV_FILE" CCC_GIT_PUSH_TOKEN)}
       [[ -n $push ]] || die "CCC_FORGE=github needs CCC_GIT_PUSH_TOKEN (a GitHub token that may push branches)"
       echo "CCC_GIT_PUSH_TOKEN=$push"
     fi
     if [[ $MODEL == rehearsal ]]; then
-      echo "CCC_ANTHROPIC_BASE_URL=${url%:*}:8090"
+      echo "CCC_ANTHROPIC_BASE_URL=http://$host:8090"
       echo "ANTHROPIC_API_KEY=rehearsal-key-not-a-secret"
     else
       [[ -n $key && $key != rehearsal-key-not-a-secret ]] || die "CCC_MODEL=anthropic needs ANTHROPIC_API_KEY"
@@ -111,6 +132,7 @@ sandbox_tools() {
 main() {
   check
   sandbox_tools
+  cluster_ca
   env_file
   claude_cli
   units

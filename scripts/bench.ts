@@ -125,7 +125,8 @@ function clusterYml(dir: string, tasks: Record<string, number> = {}): string {
   const file = join(dir, 'cluster.yml');
   writeFileSync(file, stringify({
     version: 1,
-    coordinator: { name: 'coordinator', ip: '127.0.0.1', port: 8080 },
+    // The simulated agents (sim-N) are not listed: they enroll with the hello's specialties and capacity.
+    coordinator: { name: 'coordinator', ip: '127.0.0.1', port: 8080, allowUnlistedAgents: true },
     agents: [{ name: 'bench-agent', ip: '127.0.0.2', specialties: ['general'], capacity: 2 }],
     ...(Object.keys(tasks).length ? { tasks } : {}),
     routing: { fallbackAfterSeconds: 0 },
@@ -181,15 +182,22 @@ class SimAgent {
   private welcomed!: Promise<void>;
   private constructor(readonly id: string, readonly ws: WebSocket) {}
 
+  /** Each id's credential from its enrollment: a reconnect presents it, as a real agent does. */
+  private static readonly credentials = new Map<string, string>();
+
   static connect(url: string, id: string, opts: { capacity?: number; heartbeatMs?: number } = {}): Promise<SimAgent> {
-    const ws = new WebSocket(url.replace(/^http/, 'ws') + AGENT_PATH, { headers: { authorization: `Bearer ${AGENT}` } });
+    const token = SimAgent.credentials.get(`${url} ${id}`) ?? AGENT;
+    const ws = new WebSocket(url.replace(/^http/, 'ws') + AGENT_PATH, { headers: { authorization: `Bearer ${token}` } });
     const agent = new SimAgent(id, ws);
     agent.welcomed = new Promise<void>((resolveWelcome, reject) => {
       ws.once('error', reject);
       ws.on('message', (data) => {
         const at = nowMs();
         const m = JSON.parse(String(data)) as { type: string } & Record<string, unknown>;
-        if (m.type === 'welcome') resolveWelcome();
+        if (m.type === 'welcome') {
+          if (typeof m.credential === 'string') SimAgent.credentials.set(`${url} ${id}`, m.credential);
+          resolveWelcome();
+        }
         else if (m.type === 'task.assign') {
           const a = m as unknown as Assign;
           agent.onAssign(a, at);

@@ -16,6 +16,7 @@ import { agentStop } from './drill/agent-stop.js';
 import { coordinatorKill } from './drill/coordinator-kill.js';
 import { diskFull } from './drill/disk.js';
 import { gitPlanting } from './drill/git-planting.js';
+import { impostor } from './drill/impostor.js';
 import type { DrillOptions, DrillReport } from './drill/harness.js';
 import { modelFaults } from './drill/model-faults.js';
 import { sandboxEscapes } from './drill/sandbox-escapes.js';
@@ -25,6 +26,7 @@ import { webhookStorm } from './drill/webhook-storm.js';
 const DRILLS: Record<string, (opts: DrillOptions) => Promise<DrillReport>> = {
   'coordinator-kill': coordinatorKill,
   'agent-kill': agentKill,
+  impostor,
   'agent-stop': agentStop,
   'model-faults': modelFaults,
   'sandbox-escapes': sandboxEscapes,

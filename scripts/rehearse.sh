@@ -96,7 +96,7 @@ vagrant_up() {
 }
 
 on() { local node=$1; shift; ssh -F "$WORK/ssh-config" -o LogLevel=ERROR "$node" "$@"; }
-api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
+api() { curl -fsS --cacert "$CA" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const f=new Function('j','return ('+process.argv[1]+')');const v=f(j);console.log(typeof v==='string'?v:JSON.stringify(v))})" "$1"; }
 
 units_active() {
@@ -122,6 +122,36 @@ four_agents() {
   got=$(api "$URL/api/v1/agents" | json 'j.agents.filter(a=>a.state==="online").map(a=>a.id+"@"+a.address).sort().join(" ")')
   log "  online: $got"
   [[ $got == "backend@192.168.56.11 devops@192.168.56.14 frontend@192.168.56.12 testing@192.168.56.13" ]]
+}
+
+# Every agent connected over wss:// (its journal says so) with its own credential, in a 0600 file.
+agents_wss() {
+  local a line mode ok=0
+  for a in "${AGENTS[@]}"; do
+    line=$(on "$a" sudo journalctl -u ccc-agent -o cat --no-pager | grep -m1 'registered with the coordinator' || true)
+    mode=$(on "$a" "sudo stat -c '%a %U' /var/lib/ccc/agent/agent-credential" 2>/dev/null || echo missing)
+    log "  $a: $(grep -o '"url":"[^"]*"' <<<"$line" || echo 'no registration logged') · agent-credential $mode"
+    [[ $line == *'"url":"wss://192.168.56.10:8080/'* && $mode == '600 ccc' ]] || ok=1
+  done
+  log "  plain http:// to the coordinator: $(curl -sS -o /dev/null -w '%{http_code}' "http://192.168.56.10:8080/healthz" 2>&1 | head -c 80)"
+  return "$ok"
+}
+
+# From the host, the join token says hello as backend: refused, and backend stays online.
+impostor_refused() {
+  local join answer state
+  join=$(sed -n 's/^CCC_AGENT_TOKEN=//p' "$ROOT/.ccc/vagrant/secrets.env")
+  answer=$(CCC_JOIN="$join" NODE_EXTRA_CA_CERTS="$CA" node --input-type=module -e "
+    import WebSocket from '$ROOT/node_modules/ws/wrapper.mjs';
+    const ws = new WebSocket('wss://192.168.56.10:8080/api/v1/agents/connect', { headers: { authorization: 'Bearer ' + process.env.CCC_JOIN } });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, agentId: 'backend', hostname: 'impostor', version: 'x', specialties: ['backend', 'api', 'database', 'python'], capacity: 2, tasks: [] })));
+    ws.on('message', (d) => { const m = JSON.parse(String(d)); console.log(m.type === 'error' ? 'refused: ' + m.code : 'ADMITTED'); ws.terminate(); });
+    ws.on('error', (e) => { console.log('error: ' + e.message); });
+  " 2>&1)
+  sleep 1
+  state=$(api "$URL/api/v1/agents" | json 'j.agents.find(a=>a.id==="backend").state')
+  log "  join token as backend: $answer · backend $state"
+  [[ $answer == 'refused: already_enrolled' && $state == online ]]
 }
 
 submit() { # TITLE SPECIALTY [BODY] → task id
@@ -256,10 +286,13 @@ main() {
   fi
   step "vagrant up --provider=lxc (5 machines)" vagrant_up
   ADMIN_TOKEN=$(sed -n 's/^CCC_ADMIN_TOKEN=//p' "$ROOT/.ccc/vagrant/secrets.env")
-  URL=http://192.168.56.10:8080
+  URL=https://192.168.56.10:8080
+  CA=$ROOT/.ccc/vagrant/tls/ca.pem
   check "every unit active under systemd (+ its STATUS=)" units_active
   check "vagrant ssh backend: systemctl status ccc-agent: active (running) + STATUS" backend_status
-  check "coordinator lists four agents at .11-.14" four_agents
+  check "coordinator lists four agents at .11-.14 (https://, cluster CA)" four_agents
+  check "agents connected over wss:// with their own credential (0600)" agents_wss
+  check "an impostor with the join token is refused; backend stays online" impostor_refused
   check "one task per specialty: real claude, rehearsal model, PR on the forge" one_task_per_specialty
   check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
   check "sandbox (bubblewrap): a Bash turn reaches no secret, no coordinator, no denied host" sandbox_escape

@@ -6,7 +6,9 @@
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
 import express from 'express';
+import { openDb } from '../daemons/coordinator/db.js';
 import { gitHttp, presentedToken } from '../daemons/coordinator/git-http.js';
+import { CredentialStore } from '../daemons/coordinator/identity/credential-store.js';
 import { createLogger } from '../daemons/shared/log.js';
 
 export interface AppTokenRecord {
@@ -31,7 +33,6 @@ export interface StandInApp {
 
 /** The permissions the installation was granted (what an unrestricted installation token carries). */
 const INSTALLATION_PERMISSIONS = { contents: 'write', issues: 'write', pull_requests: 'write', metadata: 'read' };
-const INTERNAL = `internal-${randomBytes(16).toString('hex')}`;
 
 export function makeStandInApp(appId = 4242, installationId = 9001): StandInApp & { publicKey: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
@@ -118,7 +119,11 @@ export function addAppRoutes(server: Express, app: StandInApp & { publicKey: str
   });
   if (gitRoot) {
     // Fetching is public; pushing needs a live token for this repository with contents: write.
-    const backend = gitHttp({ root: gitRoot, token: INTERNAL, log: createLogger({ level: 'silent', name: 'stand-in-git', secrets: [] }) });
+    // The local forge's git route, behind GitHub's own token check: one stand-in identity that may push any branch.
+    const db = openDb(':memory:');
+    const credentials = new CredentialStore(db);
+    const internal = credentials.enroll('github-stand-in');
+    const backend = gitHttp({ root: gitRoot, credentials, pushableRefs: () => ({ prefixes: [''], exact: [] }), log: createLogger({ level: 'silent', name: 'stand-in-git', secrets: [] }) });
     server.use('/git', express.Router().use((req, res, next) => {
       const repo = /^\/[^/]+\/([^/]+)\.git\//.exec(req.path)?.[1];
       const pushing = req.path.endsWith('/git-receive-pack') || req.query.service === 'git-receive-pack';
@@ -129,7 +134,7 @@ export function addAppRoutes(server: Express, app: StandInApp & { publicKey: str
           return;
         }
       }
-      req.headers.authorization = `Bearer ${INTERNAL}`;
+      req.headers.authorization = `Bearer ${internal}`;
       next();
     }, backend));
   }

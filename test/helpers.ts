@@ -106,6 +106,14 @@ export async function api<T = any>(url: string, path: string, init: { method?: s
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+/** Each agent's specialties in the default test cluster.yml (the coordinator refuses a hello claiming others). */
+export const SPECIALTIES: Record<string, string[]> = Object.fromEntries(
+  (clusterConfig().agents as Array<{ name: string; specialties: string[] }>).map((a) => [a.name, a.specialties]),
+);
+
+/** The credential last issued to each agent id in this test file, for RawAgent.reconnect. */
+const issued = new Map<string, string>();
+
 /** A hand-driven agent connection that speaks the protocol frame by frame. */
 export class RawAgent {
   readonly received: CoordinatorMessage[] = [];
@@ -128,6 +136,19 @@ export class RawAgent {
     return new RawAgent(ws);
   }
 
+  /**
+   * Connects to `url` to say hello as `agentId`, as a real agent does: with the credential it was
+   * issued last, or (none, or refused) with the join token to enroll.
+   */
+  static async connectAs(url: string, agentId: string): Promise<RawAgent> {
+    const credential = issued.get(agentId);
+    if (credential) {
+      const agent = await RawAgent.connect(url, credential).catch(() => undefined);
+      if (agent) return agent;
+    }
+    return RawAgent.connect(url);
+  }
+
   send(message: AgentMessage | Record<string, unknown>): void {
     this.ws.send(JSON.stringify(message));
   }
@@ -138,7 +159,9 @@ export class RawAgent {
 
   async hello(agentId: string, specialties: string[], opts: { capacity?: number; tasks?: Array<{ taskId: number; attempt: number }> } = {}): Promise<Extract<CoordinatorMessage, { type: 'welcome' }>> {
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, agentId, hostname: `${agentId}.test`, version: 'test', specialties, capacity: opts.capacity ?? 2, tasks: opts.tasks ?? [] });
-    return this.next('welcome');
+    const welcome = await this.next('welcome');
+    if (welcome.credential) issued.set(agentId, welcome.credential);
+    return welcome;
   }
 
   /** The next message of `type` not yet taken (waits for it). */

@@ -7,6 +7,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
+import { tlsProblem, type TlsTrust } from '../shared/tls.js';
+import type { AgentCredential } from './credential.js';
 import {
   AGENT_PATH, MAX_FRAME_BYTES, MAX_PROGRESS_CHARS, PROTOCOL_VERSION, coordinatorMessageSchema, decode,
   type AgentMessage, type CoordinatorMessage, type TaskRef, type TaskSpec,
@@ -17,7 +19,10 @@ import type { Executor } from './executor.js';
 
 export interface AgentOptions {
   coordinatorUrl: string;
-  token: string;
+  /** Its own credential, or the join token to enroll with. */
+  credential: AgentCredential;
+  /** The CA the coordinator's certificate must chain to (CCC_TLS_CA), for https:// URLs. */
+  trust?: TlsTrust | undefined;
   id: string;
   hostname: string;
   version: string;
@@ -122,8 +127,9 @@ export class Agent {
   private connect(): void {
     const url = this.opts.coordinatorUrl.replace(/^http/, 'ws') + AGENT_PATH;
     const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.opts.token}` },
+      headers: { authorization: `Bearer ${this.opts.credential.bearer()}` },
       maxPayload: MAX_FRAME_BYTES,
+      ...(this.opts.trust ? { ca: this.opts.trust.ca } : {}),
       handshakeTimeout: 10_000,
       ...(this.opts.sourceAddress ? { localAddress: this.opts.sourceAddress } : {}),
     });
@@ -141,11 +147,15 @@ export class Agent {
     });
     ws.on('pong', () => { this.lastHeard = Date.now(); });
     ws.on('unexpected-response', (_req, res) => {
-      const hint = res.statusCode === 401 ? 'the coordinator refused the agent token: set CCC_AGENT_TOKEN to the coordinator\'s agent token' : `the coordinator answered HTTP ${res.statusCode}`;
+      const hint = res.statusCode === 401 ? this.opts.credential.refused() : `the coordinator answered HTTP ${res.statusCode}`;
       this.opts.log.error({ status: res.statusCode, url }, hint);
       ws.terminate();
     });
-    ws.on('error', (err) => this.opts.log.warn({ err: err.message, url }, 'connection to the coordinator failed'));
+    ws.on('error', (err) => {
+      const tls = tlsProblem(err, url, this.opts.trust);
+      if (tls) this.opts.log.error({ err: err.message, url }, `refusing to connect: ${tls}`);
+      else this.opts.log.warn({ err: err.message, url }, 'connection to the coordinator failed');
+    });
     ws.on('close', () => this.onClose(ws));
   }
 
@@ -175,6 +185,7 @@ export class Agent {
   private onMessage(msg: CoordinatorMessage): void {
     switch (msg.type) {
       case 'welcome':
+        this.opts.credential.received(msg.credential);
         this.welcomed = true;
         this.reconnects = 0;
         for (const ref of msg.cancel) this.forget(ref, 'the coordinator reassigned it while this agent was away');
@@ -183,7 +194,7 @@ export class Agent {
         this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs, msg.heartbeatMs), msg.heartbeatMs);
         if (this.draining || this.opts.refusal) this.send({ type: 'draining' });
         for (const report of this.unacked.values()) this.send(report);
-        this.opts.log.info({ coordinator: this.opts.coordinatorUrl, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
+        this.opts.log.info({ url: this.socket?.url, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
         this.updateStatus();
         return;
       case 'task.assign':

@@ -11,10 +11,21 @@ import { SessionStore } from './session-store.js';
 import { RepoExecutor } from './git/repo-executor.js';
 import { Workspaces } from './git/workspaces.js';
 
-/** git's environment: PATH and HOME, and for pushes a credential helper that reads the token from the environment (never argv). */
-export function gitEnv(env: Env, pushToken: string | undefined): Record<string, string> {
+/**
+ * git's environment: PATH and HOME, and for pushes a credential helper that reads the token from the
+ * environment (never argv) — CCC_GIT_PUSH_TOKEN, or else the agent's own credential from its file
+ * (the local forge takes that one), read when git asks, so an agent that enrolls later still has it.
+ */
+export function gitEnv(env: Env, pushToken: string | undefined, credentialFile?: string): Record<string, string> {
   const out: Record<string, string> = { PATH: env.PATH ?? '/usr/bin:/bin', HOME: env.HOME ?? '/nonexistent' };
-  if (pushToken) {
+  if (!pushToken && credentialFile) {
+    Object.assign(out, {
+      CCC_AGENT_CREDENTIAL_FILE: credentialFile,
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'credential.helper',
+      GIT_CONFIG_VALUE_0: '!f() { test "$1" = get && echo username=ccc-agent && echo "password=$(cat "$CCC_AGENT_CREDENTIAL_FILE")"; }; f',
+    });
+  } else if (pushToken) {
     Object.assign(out, {
       CCC_GIT_PUSH_TOKEN: pushToken,
       GIT_CONFIG_COUNT: '1',
@@ -25,7 +36,7 @@ export function gitEnv(env: Env, pushToken: string | undefined): Record<string, 
   return out;
 }
 
-export function createExecutor(settings: Settings, node: AgentNode, env: Env, log: Logger, reach: ModelReach): Executor {
+export function createExecutor(settings: Settings, node: AgentNode, env: Env, log: Logger, reach: ModelReach, credentialFile?: string): Executor {
   const config = settings.cluster.agent.executor;
   if (config.type === 'command') {
     return new CommandExecutor({ command: config.command, timeoutMs: config.timeoutSeconds * 1000, env });
@@ -35,7 +46,11 @@ export function createExecutor(settings: Settings, node: AgentNode, env: Env, lo
     root: join(settings.dataDir, 'workspaces'),
     gitUrlTemplate: settings.gitUrlTemplate,
     author: claude.author,
-    gitEnv: gitEnv(env, settings.gitPushToken),
+    gitEnv: {
+      ...gitEnv(env, settings.gitPushToken, credentialFile),
+      // The local forge on the coordinator is verified against the cluster CA; GitHub against the system's.
+      ...(settings.tlsCa && settings.gitUrlTemplate.startsWith(settings.coordinatorUrl) ? { GIT_SSL_CAINFO: settings.tlsCa } : {}),
+    },
     keepFailedMs: claude.keepFailedHours * 3_600_000,
     log,
   });

@@ -3,7 +3,7 @@
  * handling and sd_notify (READY/STATUS/WATCHDOG/STOPPING; a no-op outside systemd).
  */
 import { hostname } from 'node:os';
-import { agentNode, loadSettings, requireSecret, secretValues, type Env, type Settings } from '../shared/config.js';
+import { agentNode, loadSettings, secretValues, type Env, type Settings } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createNotifier, type Notifier } from '../shared/notify.js';
 import { version } from '../shared/version.js';
@@ -11,6 +11,9 @@ import { startCoordinator, type RunningCoordinator } from '../coordinator/server
 import { Agent } from '../agent/agent.js';
 import { createExecutor } from '../agent/executor-factory.js';
 import { agentFitness } from '../agent/fitness.js';
+import { AgentCredential } from '../agent/credential.js';
+import { loadTrust } from '../shared/tls.js';
+import { CccError } from '../shared/errors.js';
 
 function loggerFor(settings: Settings, name: string): Logger {
   return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings), pretty: process.stdout.isTTY === true });
@@ -72,8 +75,11 @@ function coordinatorStatus(c: RunningCoordinator): () => string {
 export async function runAgent(env: Env): Promise<void> {
   const settings = loadSettings(env, 'agent');
   const node = agentNode(settings);
-  const token = requireSecret(settings, 'agentToken', 'CCC_AGENT_TOKEN');
   const log = loggerFor(settings, 'ccc-agent').child({ agentId: node.name });
+  const credential = new AgentCredential({ dataDir: settings.dataDir, joinToken: settings.agentToken, log });
+  if (credential.enrolling && !settings.agentToken) {
+    throw new CccError(`no credential in ${credential.file} yet: set CCC_AGENT_TOKEN to the cluster's join token so this agent can enroll`, 'config');
+  }
   const notify = createNotifier({ env, log });
   const { drainTimeoutSeconds } = settings.cluster.agent;
   const fitness = await agentFitness(settings, node);
@@ -81,13 +87,14 @@ export async function runAgent(env: Env): Promise<void> {
   let ready = false;
   const agent: Agent = new Agent({
     coordinatorUrl: settings.coordinatorUrl,
-    token,
+    credential,
+    trust: loadTrust(settings.tlsCa),
     id: node.name,
     hostname: hostname(),
     version,
     specialties: node.specialties,
     capacity: node.capacity,
-    executor: createExecutor(settings, node, env, log, fitness.reach),
+    executor: createExecutor(settings, node, env, log, fitness.reach, credential.file),
     refusal: fitness.refusal,
     sandboxNote: fitness.note,
     dataDir: settings.dataDir,

@@ -79,7 +79,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const secrets = loadOrCreateSecrets(secretsFile);
   const logDir = join(opts.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const baseEnv: Env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, TZ: process.env.TZ, ...opts.env, ...secrets, CCC_CONFIG: opts.configFile };
+  // Each node gets only the secrets its role needs: an agent the join token, never the admin token.
+  const baseEnv: Env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, TZ: process.env.TZ, ...opts.env, CCC_CONFIG: opts.configFile };
   const nodes: Node[] = [];
   const forgeRoot = join(opts.dataDir, 'coordinator', 'forge');
   ensureDemoRepo(forgeRoot);
@@ -94,7 +95,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     const host = loopbackFor(cluster.coordinator.ip);
     progress(`starting coordinator on ${host}:${opts.port || '(any free port)'}`);
     const coordinator = spawnNode('coordinator', host, ['coordinator'], {
-      ...baseEnv, ...opts.coordinatorEnv, CCC_LISTEN: `${host}:${opts.port}`, CCC_DATA_DIR: join(opts.dataDir, 'coordinator'),
+      ...baseEnv, ...secrets, ...opts.coordinatorEnv, CCC_LISTEN: `${host}:${opts.port}`, CCC_DATA_DIR: join(opts.dataDir, 'coordinator'),
     }, logDir);
     nodes.push(coordinator);
     const url = await waitForLine(coordinator, (l) => (l.msg === 'coordinator listening' ? String(l.url) : undefined), timeoutMs);
@@ -112,6 +113,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
         ...baseEnv,
         ...agentEnv,
         ...opts.agentEnv, // what the caller sets explicitly wins over the rehearsal defaults
+        CCC_AGENT_TOKEN: secrets.CCC_AGENT_TOKEN,
         CCC_AGENT_ID: agent.name,
         CCC_COORDINATOR_URL: url,
         CCC_DATA_DIR: join(opts.dataDir, `agent-${agent.name}`),

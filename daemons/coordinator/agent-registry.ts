@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import type { Hello } from '../shared/protocol.js';
 import type { Candidate } from './router.js';
 import { CccError } from '../shared/errors.js';
+import type { Enrollment } from './identity/credential-store.js';
 
 export type AgentState = 'online' | 'draining' | 'offline';
 
@@ -20,6 +21,8 @@ export interface AgentView {
   state: AgentState;
   lastSeenAt: string;
   version: string;
+  /** GET /agents only: when it enrolled and last used its credential (null: never enrolled). */
+  enrollment?: Enrollment | null;
 }
 
 export interface Connection {

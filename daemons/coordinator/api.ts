@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { bearerToken, tokenMatches } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import type { AgentRegistry } from './agent-registry.js';
+import { identityRoutes, type IdentityDeps } from './identity/routes.js';
 import type { LiveStream } from './live-stream.js';
 import type { LocalForge } from './local-forge.js';
 import { taskSpecialty, type SpecialtyPolicy } from './new-task.js';
@@ -40,6 +41,7 @@ export interface ApiDeps {
   specialties: SpecialtyPolicy;
   localForge: LocalForge;
   live: LiveStream;
+  identity: IdentityDeps;
   log: Logger;
   /** The daily budget, shown by GET /summary (ccc status). */
   budget?: { status(): BudgetStatus };
@@ -59,7 +61,8 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   router.get('/agents', (_req, res) => {
-    res.json({ agents: registry.list(store.activeCounts()) });
+    const enrollments = deps.identity.credentials.all();
+    res.json({ agents: registry.list(store.activeCounts()).map((a) => ({ ...a, enrollment: enrollments.get(a.id) ?? null })) });
   });
 
   for (const action of ['drain', 'resume'] as const) {
@@ -71,6 +74,8 @@ export function apiRouter(deps: ApiDeps): Router {
       res.json({ agent: registry.list(store.activeCounts()).find((a) => a.id === id) });
     });
   }
+
+  router.use(identityRoutes(deps.identity));
 
   router.post('/tasks', (req, res) => {
     const parsed = newTaskSchema.safeParse(req.body ?? {});

@@ -1,22 +1,27 @@
 /**
  * The local forge over the network: git's smart HTTP protocol at /git/<owner>/<repo>.git, served
  * by `git http-backend` (CGI) from the forge's bare repositories, so agents on other machines can
- * fetch and push. Authenticated with the agent token as the HTTP Basic password (the agents' git
- * credential helper answers it: CCC_GIT_PUSH_TOKEN); only the smart protocol's three routes exist.
+ * fetch and push. Authenticated with the agent's own credential as the HTTP Basic password (the
+ * agents' git credential helper answers it); a push may change only the `ccc/*` branches of the
+ * tasks that agent holds (identity/push-policy.ts). Only the smart protocol's three routes exist.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
-import { bearerToken, tokenMatches } from '../shared/auth.js';
+import { bearerToken } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import { REPO_PATTERN } from '../shared/names.js';
+import type { CredentialStore } from './identity/credential-store.js';
+import { readPushedRefs, refusedRef, type Pushable } from './identity/push-policy.js';
 
 export interface GitHttpOptions {
   /** Directory holding <owner>/<repo>.git (the local forge's root). */
   root: string;
-  /** The agent token: the password (any user name) or bearer token a client must present. */
-  token: string;
+  /** Agents' credentials: the password (any user name) or bearer token a client must present. */
+  credentials: CredentialStore;
+  /** Branch-name prefixes `agentId` may push to in `repo`. */
+  pushableRefs: (agentId: string, repo: string) => Pushable;
   log: Logger;
 }
 
@@ -53,10 +58,13 @@ function route(req: Request): { repo: string; service: string } | { status: numb
 
 export function gitHttp(opts: GitHttpOptions): RequestHandler {
   return (req, res) => {
-    if (!tokenMatches(presentedToken(req.headers.authorization), opts.token)) {
-      plain(res, 401, 'the local forge needs the agent token as the password', { 'www-authenticate': 'Basic realm="ccc local forge"' });
+    const token = presentedToken(req.headers.authorization);
+    const agentId = token === undefined ? undefined : opts.credentials.agentOf(token);
+    if (agentId === undefined) {
+      plain(res, 401, 'the local forge needs an agent\'s own credential as the password', { 'www-authenticate': 'Basic realm="ccc local forge"' });
       return;
     }
+    opts.credentials.touch(agentId);
     const r = route(req);
     if ('status' in r) {
       plain(res, r.status, r.message);
@@ -66,12 +74,39 @@ export function gitHttp(opts: GitHttpOptions): RequestHandler {
       plain(res, 404, `no repository ${r.repo} in the local forge`);
       return;
     }
-    runBackend(req, res, opts, r.service);
+    if (r.service === 'git-receive-pack' && req.method === 'POST') {
+      void guardPush(req, res, opts, agentId, r.repo);
+      return;
+    }
+    runBackend(req, res, opts, r.service, agentId);
   };
 }
 
+/** Lets a push through only when every ref it changes is a branch of a task `agentId` holds in `repo`. */
+async function guardPush(req: Request, res: Response, opts: GitHttpOptions, agentId: string, repo: string): Promise<void> {
+  if (req.headers['content-encoding']) {
+    plain(res, 415, 'the local forge takes pushes uncompressed');
+    return;
+  }
+  let refs: string[];
+  try {
+    refs = await readPushedRefs(req);
+  } catch (err) {
+    plain(res, 400, `not a git push: ${(err as Error).message}`);
+    return;
+  }
+  const allowed = opts.pushableRefs(agentId, repo);
+  const refused = refusedRef(refs, allowed);
+  if (refused !== undefined) {
+    opts.log.warn({ agentId, repo, ref: refused, allowed }, 'push refused: not a branch of a task this agent holds');
+    plain(res, 403, `agent ${agentId} may push only the ccc/* branches of its own tasks in ${repo}, not ${refused}`);
+    return;
+  }
+  runBackend(req, res, opts, 'git-receive-pack', agentId);
+}
+
 /** Runs `git http-backend` as a CGI program: request body to stdin, its headers and body back. */
-function runBackend(req: Request, res: Response, opts: GitHttpOptions, service: string): void {
+function runBackend(req: Request, res: Response, opts: GitHttpOptions, service: string, agentId: string): void {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     GIT_PROJECT_ROOT: opts.root,
@@ -81,8 +116,8 @@ function runBackend(req: Request, res: Response, opts: GitHttpOptions, service: 
     QUERY_STRING: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
     CONTENT_TYPE: req.headers['content-type'] ?? '',
     REMOTE_ADDR: req.socket.remoteAddress ?? '',
-    // http-backend refuses receive-pack to anonymous users; the token made this one known.
-    REMOTE_USER: 'ccc-agent',
+    // http-backend refuses receive-pack to anonymous users; the credential made this one known.
+    REMOTE_USER: agentId,
     GIT_HTTP_MAX_REQUEST_BUFFER: '100M',
   };
   if (req.headers['content-encoding']) env.HTTP_CONTENT_ENCODING = String(req.headers['content-encoding']);
@@ -103,6 +138,7 @@ function runBackend(req: Request, res: Response, opts: GitHttpOptions, service: 
     else res.end();
   });
   req.pipe(child.stdin);
+  req.resume();
   child.stdin.on('error', () => undefined); // the backend may stop reading early (e.g. refusing a push)
 
   let head = Buffer.alloc(0);

@@ -6,20 +6,21 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
-import { bearerToken, tokenMatches } from '../shared/auth.js';
+import { bearerToken } from '../shared/auth.js';
 import type { Logger } from '../shared/log.js';
 import {
   AGENT_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, agentMessageSchema, decode, helloProtocol,
   type AgentMessage, type CoordinatorMessage, type Hello,
 } from '../shared/protocol.js';
 import type { AgentRegistry } from './agent-registry.js';
+import type { Gatekeeper, Presented } from './identity/admission.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskStore } from './task-store.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
 
 export interface HubOptions {
-  agentToken: string;
+  gatekeeper: Gatekeeper;
   heartbeatMs: number;
   leaseMs: number;
   log: Logger;
@@ -36,6 +37,8 @@ export interface HubCounters {
 export class AgentHub {
   readonly counters: HubCounters = { connections: 0, badFrames: 0, staleMessages: 0, egressDenied: 0 };
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  /** What each upgrade's token proved, for its connection's hello. */
+  private readonly presented = new WeakMap<IncomingMessage, Presented>();
   scheduler!: Scheduler;
 
   constructor(
@@ -43,17 +46,19 @@ export class AgentHub {
     private readonly registry: AgentRegistry,
     private readonly opts: HubOptions,
   ) {
-    this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, req));
+    this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, req, this.presented.get(req)!));
   }
 
   /** For the HTTP server's 'upgrade' event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     if (path !== AGENT_PATH) return refuse(socket, 404, 'not_found', `no WebSocket endpoint at ${path}; agents connect to ${AGENT_PATH}`);
-    if (!tokenMatches(bearerToken(req.headers.authorization), this.opts.agentToken)) {
-      this.opts.log.warn({ remote: req.socket.remoteAddress }, 'agent connection refused: missing or wrong agent token');
-      return refuse(socket, 401, 'unauthorized', 'missing or wrong agent token: set CCC_AGENT_TOKEN to the coordinator\'s agent token');
+    const presented = this.opts.gatekeeper.authenticate(bearerToken(req.headers.authorization));
+    if (!presented) {
+      this.opts.log.warn({ remote: req.socket.remoteAddress }, 'agent connection refused: missing or unknown credential');
+      return refuse(socket, 401, 'unauthorized', 'missing or unknown agent credential: an agent connects with its own credential, or with the join token (CCC_AGENT_TOKEN) to enroll');
     }
+    this.presented.set(req, presented);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
@@ -73,7 +78,7 @@ export class AgentHub {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, req: IncomingMessage, presented: Presented): void {
     this.counters.connections++;
     const address = req.socket.remoteAddress ?? null;
     let agentId: string | undefined;
@@ -94,10 +99,11 @@ export class AgentHub {
       }
       try {
         if (agentId) {
-          this.onMessage(agentId, decoded.message);
+          // A connection revoked or replaced may still deliver a frame or two before it closes.
+          if (this.registry.connected.get(agentId)?.socket === ws) this.onMessage(agentId, decoded.message);
         } else if (decoded.message.type === 'hello') {
-          agentId = this.onHello(ws, decoded.message, address);
           clearTimeout(helloTimer);
+          agentId = this.onHello(ws, decoded.message, address, presented);
         } else {
           this.counters.badFrames++;
           sendTo(ws, { type: 'error', code: 'hello_required', message: 'send hello first' });
@@ -117,9 +123,15 @@ export class AgentHub {
     });
   }
 
-  /** Registers the agent and reconciles what it says it runs with what the store says it holds. */
-  private onHello(ws: WebSocket, hello: Hello, address: string | null): string {
-    const previous = this.registry.register(hello, address, ws);
+  /** Admits the agent (or refuses it, touching nothing), registers it and reconciles what it runs with what the store says it holds. */
+  private onHello(ws: WebSocket, hello: Hello, address: string | null, presented: Presented): string | undefined {
+    const admission = this.opts.gatekeeper.admit(presented, hello, address);
+    if (!admission.ok) {
+      sendTo(ws, { type: 'error', code: admission.code, message: admission.message });
+      ws.close(4003, admission.code);
+      return undefined;
+    }
+    const previous = this.registry.register({ ...hello, specialties: admission.specialties, capacity: admission.capacity }, address, ws);
     if (previous) previous.socket.terminate();
     const reported = new Map(hello.tasks.map((t) => [t.taskId, t.attempt]));
     const held = this.store.activeOf(hello.agentId);
@@ -128,7 +140,8 @@ export class AgentHub {
       if (reported.get(row.id) !== row.attempt) this.store.lost(row, `${hello.agentId} reconnected without it`);
     }
     this.store.renewLeases(hello.agentId, this.opts.leaseMs);
-    sendTo(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.opts.heartbeatMs, leaseMs: this.opts.leaseMs, cancel });
+    const credential = admission.credential ? { credential: admission.credential } : {};
+    sendTo(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.opts.heartbeatMs, leaseMs: this.opts.leaseMs, cancel, ...credential });
     this.opts.log.info({ agentId: hello.agentId, address, hostname: hello.hostname, kept: hello.tasks.length - cancel.length, cancelled: cancel.length }, 'agent registered');
     this.scheduler.schedule();
     return hello.agentId;

@@ -141,4 +141,15 @@ export const migrations: readonly string[] = [
   -- GitHub App: the installation a delivery came from, for the task's API calls and push token.
   ALTER TABLE tasks ADD COLUMN installation_id INTEGER;
   `,
+  `
+  -- Per-agent identity: each agent's own credential, kept only as a SHA-256 hash (docs/security.md#identity).
+  CREATE TABLE agent_credentials (
+    agent_id        TEXT PRIMARY KEY,
+    credential_hash TEXT UNIQUE,                -- hex SHA-256 of the credential; NULL when none is valid
+    enrolled_at     INTEGER,                    -- ms since epoch of the last enrollment
+    last_used_at    INTEGER,                    -- when the credential last opened a connection or a git request
+    revoked_at      INTEGER,
+    enroll_allowed  INTEGER NOT NULL DEFAULT 1  -- 0 after a revoke, until an operator allows enrollment again
+  );
+  `,
 ];

@@ -1,11 +1,13 @@
 /** Starts the coordinator: SQLite, scheduler, WebSocket hub and HTTP API on one port. */
 import express from 'express';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Settings } from '../shared/config.js';
 import { requireSecret } from '../shared/config.js';
 import { CccError } from '../shared/errors.js';
+import { loadServerTls } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { AgentRegistry } from './agent-registry.js';
 import { apiRouter } from './api.js';
@@ -27,9 +29,12 @@ import { CostCounters } from './budget/cost-counters.js';
 import { DailyBudget } from './budget/daily-budget.js';
 import { GitHubApp } from './github/github-app.js';
 import { PushTokens } from './github/push-tokens.js';
+import { CredentialStore } from './identity/credential-store.js';
+import { Gatekeeper } from './identity/admission.js';
+import { pushableBranches } from './identity/push-policy.js';
 
 export interface RunningCoordinator {
-  /** http://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
+  /** http(s)://host:port as bound (the real port when CCC_LISTEN asked for port 0). */
   url: string;
   server: Server;
   store: TaskStore;
@@ -48,6 +53,7 @@ export interface RunningCoordinator {
 export async function startCoordinator(settings: Settings, log: Logger): Promise<RunningCoordinator> {
   const adminToken = requireSecret(settings, 'adminToken', 'CCC_ADMIN_TOKEN');
   const agentToken = requireSecret(settings, 'agentToken', 'CCC_AGENT_TOKEN');
+  const tls = loadServerTls(settings.tlsCert, settings.tlsKey);
   const { tasks, routing } = settings.cluster;
   const leaseMs = tasks.leaseSeconds * 1000;
   const heartbeatMs = tasks.heartbeatSeconds * 1000;
@@ -62,7 +68,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
   const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
   const pushTokens = githubApp && new PushTokens(githubApp, store, log);
-  const hub = new AgentHub(store, registry, { agentToken, heartbeatMs, leaseMs, log });
+  const credentials = new CredentialStore(db);
+  const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
+  const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log });
   const scheduler = new Scheduler(store, registry, {
     leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget,
     ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
@@ -70,7 +78,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   hub.scheduler = scheduler;
   let url = '';
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
-  const publicUrl = () => (/^http:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl : url);
+  const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
   const installationOf = async (repo: string) => store.installationOf(repo) ?? (await githubApp!.installationOf(repo));
   const forge = githubApp
@@ -90,15 +98,16 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   app.use('/api/v1', apiRouter({
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
+    identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
   app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log }));
-  app.use('/git', gitHttp({ root: localForge.root, token: agentToken, log }));
+  app.use('/git', gitHttp({ root: localForge.root, credentials, pushableRefs: (agentId, repo) => pushableBranches(store, agentId, repo), log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
   app.use(errorHandler(log));
 
-  const server = createServer(app);
+  const server = tls ? createTlsServer({ ...tls, minVersion: 'TLSv1.2' }, app) : createServer(app);
   // Slow clients may not hold connections for Node's defaults (60 s of headers, 300 s a request).
   server.headersTimeout = 10_000;
   server.requestTimeout = 120_000; // long enough for a git push of a large pack through /git/
@@ -112,8 +121,8 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   scheduler.start();
   const { address, port } = server.address() as AddressInfo;
-  url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info({ url, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
+  url = `${tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  log.info({ url, tls: tls ? settings.tlsCert : false, dbFile, agentsInConfig: settings.cluster.agents.length, forge: forge.name }, 'coordinator listening');
 
   return {
     url, server, store, hub, scheduler, publisher, localForge, live, registry, budget, pushTokens,

@@ -58,6 +58,8 @@ export const coordinatorNodeSchema = z.strictObject({
   ip: z.ipv4(),
   port: z.int().min(1).max(65535).default(8080),
   vm: vm.prefault({}),
+  /** Whether agents not listed under `agents` may enroll (with the specialties their hello claims). */
+  allowUnlistedAgents: z.boolean().default(false),
 });
 
 export const agentNodeSchema = z.strictObject({

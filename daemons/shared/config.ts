@@ -47,6 +47,11 @@ export interface Settings {
   logLevel: string;
   /** Source address for an agent's connection (ccc up binds 127.0.0.11–14). */
   agentSourceAddress: string | undefined;
+  /** Coordinator only: its TLS certificate and key files (HTTPS/WSS when both are set). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** Agents and the CLI: the CA file the coordinator's certificate is verified against. */
+  tlsCa: string | undefined;
 }
 
 export const defaultConfigFile = join(packageRoot, 'config', 'cluster.yml');
@@ -129,17 +134,21 @@ export function loadSettings(env: Env = process.env, role: 'coordinator' | 'agen
     triggerLabel: check('CCC_TRIGGER_LABEL', z.string().min(1).max(50), env.CCC_TRIGGER_LABEL) ?? cluster.github.triggerLabel,
     logLevel,
     agentSourceAddress: check('CCC_AGENT_SOURCE_ADDRESS', z.ipv4({ message: 'must be an IPv4 address such as 127.0.0.11' }), env.CCC_AGENT_SOURCE_ADDRESS),
+    tlsCert: env.CCC_TLS_CERT ? resolve(env.CCC_TLS_CERT) : undefined,
+    tlsKey: env.CCC_TLS_KEY ? resolve(env.CCC_TLS_KEY) : undefined,
+    tlsCa: env.CCC_TLS_CA ? resolve(env.CCC_TLS_CA) : undefined,
   };
 }
 
 function parseListen(value: string | undefined, defaultPort: number): { host: string; port: number } {
   if (!value) return { host: '0.0.0.0', port: defaultPort };
-  const m = /^(?:(.*):)?(\d{1,5})$/.exec(value);
+  // An IPv6 address goes in brackets, as in a URL: [::1]:7700.
+  const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) {
-    throw new CccError(`environment: CCC_LISTEN must be host:port or port, such as 127.0.0.1:8080 (got "${value}")`, 'config');
+    throw new CccError(`environment: CCC_LISTEN must be host:port or port, such as 127.0.0.1:8080 or [::1]:8080 (got "${value}")`, 'config');
   }
-  return { host: m[1] || '0.0.0.0', port };
+  return { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
 }
 
 /** The agent node this process is, or a clear error saying how to choose one. */

@@ -29,7 +29,8 @@ export interface LogOptions {
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(s)) out = out.split(s).join('[redacted]');
-  return out;
+  // Agent credentials (docs/security.md#identity) are recognised by their prefix, wherever they come from.
+  return out.includes('ccca_') ? out.replace(/ccca_[A-Za-z0-9_-]{8,}/g, '[redacted]') : out;
 }
 
 export function createLogger({ level, name, secrets, destination, pretty }: LogOptions): Logger {
@@ -39,7 +40,7 @@ export function createLogger({ level, name, secrets, destination, pretty }: LogO
       name,
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      hooks: values.length > 0 ? { streamWrite: (line) => scrubSecrets(line, values) } : {},
+      hooks: { streamWrite: (line) => scrubSecrets(line, values) },
     },
     pretty
       ? pinoPretty({ colorize: !destination, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', ...(destination ? { destination } : {}) })

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { repoSchema, specialtySchema } from './names.js';
 
 export const PROTOCOL_VERSION = 1;
-/** Where agents open their WebSocket (HTTP upgrade with `Authorization: Bearer <agent token>`). */
+/** Where agents open their WebSocket (HTTP upgrade with `Authorization: Bearer <its credential, or the join token to enroll>`). */
 export const AGENT_PATH = '/api/v1/agents/connect';
 /** Largest frame either side accepts; bigger ones close the connection (1009). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -111,6 +111,8 @@ export const coordinatorMessageSchema = z.discriminatedUnion('type', [
     leaseMs: z.int().positive(),
     /** Tasks named in the hello that are no longer this agent's: stop them, report nothing. */
     cancel: z.array(taskRef),
+    /** Only when the agent enrolled with the join token: its own credential, sent this once. */
+    credential: z.string().min(20).max(200).optional(),
   }),
   z.strictObject({
     type: z.literal('task.assign'), taskId, attempt, task: taskSpecSchema,

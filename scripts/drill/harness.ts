@@ -161,10 +161,11 @@ export class Drill {
     return all;
   }
 
-  /** Scans every file of the drill's state (except the secrets file itself) and every task's output. */
+  /** Scans every file of the drill's state (except the secrets file and the agents' credential files) and every task's output. */
   async scanSecrets(tasks: TaskWithEvents[]): Promise<void> {
     const outputs = JSON.stringify(tasks);
-    const found = findSecrets(join(this.opts.dir, 'state'), this.secrets, [this.cluster.secretsFile], outputs);
+    const credentialFiles = this.cluster.nodes.map((n) => join(n.env.CCC_DATA_DIR ?? '', 'agent-credential'));
+    const found = findSecrets(join(this.opts.dir, 'state'), this.secrets, [this.cluster.secretsFile, ...credentialFiles], outputs);
     this.check('no secret in any log, file or task output', found.hits.length === 0,
       found.hits.length ? found.hits.join('; ') : `${this.secrets.length} secrets, ${found.files} files (${(found.bytes / 1e6).toFixed(1)} MB) and ${tasks.length} task histories scanned`);
   }

@@ -4,22 +4,24 @@ import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { Agent } from '../../daemons/agent/agent.js';
 import { CommandExecutor } from '../../daemons/agent/command-executor.js';
+import { AgentCredential } from '../../daemons/agent/credential.js';
 import { AGENT_TOKEN, api, eventually, memoryLogger, onCleanup, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
 
 const DEMO = ['node', '{packageRoot}/scripts/demo-task.mjs'];
 
 function startAgent(url: string, dir: string, opts: { token?: string; drainTimeoutMs?: number; capacity?: number; command?: string[]; refusal?: string } = {}) {
   const { log, lines } = memoryLogger();
+  const dataDir = join(dir, 'agent');
   const agent = new Agent({
     coordinatorUrl: url,
-    token: opts.token ?? AGENT_TOKEN,
+    credential: new AgentCredential({ dataDir, joinToken: opts.token ?? AGENT_TOKEN, log }),
     id: 'backend',
     hostname: 'backend.test',
     version: 'test',
-    specialties: ['backend', 'api'],
+    specialties: ['backend', 'api', 'database', 'python'],
     capacity: opts.capacity ?? 2,
     executor: new CommandExecutor({ command: opts.command ?? DEMO, timeoutMs: 30_000, env: process.env }),
-    dataDir: join(dir, 'agent'),
+    dataDir,
     drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
     backoff: { baseMs: 50, capMs: 200 },
     refusal: opts.refusal,
@@ -167,7 +169,7 @@ describe('agent', () => {
     const dir = tempDir();
     const c = await startTestCoordinator(testEnv(dir));
     const { agent, lines } = startAgent(c.url, dir, { token: 'wrong-token-wrong-token' });
-    await eventually(() => lines.filter((l) => l.includes('refused the agent token')).length >= 2, 10_000, 'two refusals');
+    await eventually(() => lines.filter((l) => l.includes('refused the join token')).length >= 2, 10_000, 'two refusals');
     expect(agent.connected).toBe(false);
     expect(lines.join('\n')).toContain('set CCC_AGENT_TOKEN');
   });

@@ -1,6 +1,6 @@
 /** ccc status, agents, tasks, submit, cancel, retry, drain and resume: the built CLI against a real coordinator. */
 import { describe, expect, it } from 'vitest';
-import { api, eventually } from '../helpers.js';
+import { api, eventually, SPECIALTIES } from '../helpers.js';
 import { cli, cliSetup, liveAgent } from './run-cli.js';
 
 /** Every line of a table fits 80 columns. */
@@ -14,21 +14,21 @@ describe('ccc agents', () => {
     const none = await cli(['agents'], env);
     expect(none).toMatchObject({ code: 0, stdout: 'no agent has registered yet\n', stderr: '' });
 
-    await liveAgent(url, 'backend', ['backend', 'api', 'database', 'python']);
-    await liveAgent(url, 'frontend', ['frontend', 'react', 'typescript', 'ui', 'accessibility', 'design-systems'], { capacity: 3 });
+    await liveAgent(url, 'backend', SPECIALTIES.backend!);
+    await liveAgent(url, 'frontend', SPECIALTIES.frontend!);
 
     const table = await cli(['agents'], env);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^AGENT\s+STATE\s+LOAD\s+SPECIALTIES\s+ADDRESS\s+SEEN$/);
-    expect(lines[1]).toMatch(/^backend\s+online\s+0\/2\s+backend,api,database,python\s+127\.0\.0\.1\s+\d+s ago$/);
-    expect(lines[2]).toMatch(/^frontend\s+online\s+0\/3\s+frontend,react,.*…\s+127\.0\.0\.1\s+\d+s ago$/);
+    expect(lines[0]).toMatch(/^AGENT\s+STATE\s+LOAD\s+SPECIALTIES\s+ADDRESS\s+SEEN\s+ENROLLED\s+CRED USED$/);
+    expect(lines[1]).toMatch(/^backend\s+online\s+0\/2\s+backend,\S+\s+127\.0\.0\.1\s+\d+s ago\s+\d+s ago\s+\d+s ago$/);
+    expect(lines[2]).toMatch(/^frontend\s+online\s+0\/2\s+frontend,\S+\s+127\.0\.0\.1\s+\d+s ago\s+\d+s ago\s+\d+s ago$/);
     expectNarrow(table.stdout);
 
     const json = await cli(['agents', '--json'], env);
     expect(json.code).toBe(0);
     const body = JSON.parse(json.stdout);
-    expect(body.agents.map((a: any) => [a.id, a.state, a.capacity])).toEqual([['backend', 'online', 2], ['frontend', 'online', 3]]);
+    expect(body.agents.map((a: any) => [a.id, a.state, a.capacity, a.enrollment.enrolled])).toEqual([['backend', 'online', 2, true], ['frontend', 'online', 2, true]]);
   });
 });
 
@@ -64,7 +64,7 @@ describe('ccc submit and ccc tasks', () => {
 
   it('lists tasks newest first, filtered by state and agent, as a table and as JSON', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     for (const title of ['First task', 'Second task', `A third task with a title far too long to fit in eighty columns of a terminal window`]) {
       await api(url, '/tasks', { body: { title, labels: ['ccc:backend'] } });
     }
@@ -94,7 +94,7 @@ describe('ccc submit and ccc tasks', () => {
 describe('ccc status', () => {
   it('summarises agents and tasks by state and lists the running tasks', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     await api(url, '/tasks', { body: { title: 'Runs on backend', labels: ['ccc:backend'] } });
     const assign = await agent.next('task.assign');
     agent.send({ type: 'task.started', taskId: assign.taskId, attempt: 1 });
@@ -144,7 +144,7 @@ describe('ccc cancel, retry, drain, resume', () => {
 
   it('drains and resumes an agent', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     await api(url, '/tasks', { body: { title: 'Runs during the drain', labels: ['ccc:backend'] } });
     await agent.next('task.assign');
     expect(await cli(['drain', 'backend'], env)).toMatchObject({
@@ -155,5 +155,23 @@ describe('ccc cancel, retry, drain, resume', () => {
     const json = await cli(['drain', 'backend', '--json'], env);
     expect(JSON.parse(json.stdout).agent).toMatchObject({ id: 'backend', state: 'draining', running: 1 });
     expect(await cli(['drain', 'nobody'], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^ccc: agent nobody has never registered; .*\n$/) });
+  });
+});
+
+describe('ccc agents revoke and allow-enroll', () => {
+  it('revokes an agent (its connection closes) and lets it enroll again', async () => {
+    const { url, env } = await cliSetup();
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
+    const closed = new Promise<number>((resolve) => agent.ws.once('close', (code) => resolve(code)));
+    const revoked = await cli(['agents', 'revoke', 'backend'], env);
+    expect(revoked).toMatchObject({ code: 0, stderr: '' });
+    expect(revoked.stdout).toBe('agent backend revoked: its credential no longer works; it may enroll again after ccc agents allow-enroll backend\n');
+    expect(await closed).toBe(4004);
+    expect((await cli(['agents'], env)).stdout).toMatch(/\nbackend\s+offline\s.*\srevoked\s+\S+ ago\n$/);
+    const allowed = await cli(['agents', 'allow-enroll', 'backend', '--json'], env);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ agent: 'backend', enrollment: { enrolled: false, enrollAllowed: true } });
+    const unknown = await cli(['agents', 'revoke', 'nobody'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('agent nobody is neither in cluster.yml nor ever enrolled');
   });
 });

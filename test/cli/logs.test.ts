@@ -1,6 +1,6 @@
 /** ccc logs: a task's history, and -f following it live to its end (also across a coordinator restart). */
 import { describe, expect, it } from 'vitest';
-import { RawAgent, api, eventually, startTestCoordinator, testEnv } from '../helpers.js';
+import { RawAgent, api, eventually, startTestCoordinator, testEnv, SPECIALTIES } from '../helpers.js';
 import { cli, cliSetup, liveAgent, startCli } from './run-cli.js';
 
 const TIME = '\\d\\d:\\d\\d:\\d\\d';
@@ -19,7 +19,7 @@ function finish(agent: RawAgent, taskId: number, outcome: 'succeeded' | 'failed'
 describe('ccc logs', () => {
   it('prints the history as readable lines, and as one JSON event per line', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     const id = await assigned(url, agent);
     agent.send({ type: 'task.started', taskId: id, attempt: 1 });
     agent.send({ type: 'task.progress', taskId: id, attempt: 1, text: 'step: reading the issue' });
@@ -47,7 +47,7 @@ describe('ccc logs', () => {
 
   it('-f follows a task live until it succeeds, then exits 0', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     const id = await assigned(url, agent);
     const follow = startCli(['logs', String(id), '-f'], env);
     await eventually(() => follow.stdout().includes('assigned'), 10_000, 'the history so far');
@@ -67,7 +67,7 @@ describe('ccc logs', () => {
 
   it('-f exits 1 when the task fails or is cancelled, and at once when it is already final', async () => {
     const { url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend'], { capacity: 2 });
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!, { capacity: 2 });
     const failing = await assigned(url, agent, 'Will fail');
     const cancelled = await assigned(url, agent, 'Will be cancelled');
     const followFail = startCli(['logs', String(failing), '-f', '--json'], env);
@@ -93,7 +93,7 @@ describe('ccc logs', () => {
 
   it('-f waits through a coordinator restart and shows each event once', async () => {
     const { dir, coordinator, url, env } = await cliSetup();
-    const agent = await liveAgent(url, 'backend', ['backend']);
+    const agent = await liveAgent(url, 'backend', SPECIALTIES.backend!);
     const id = await assigned(url, agent);
     agent.send({ type: 'task.started', taskId: id, attempt: 1 });
     const follow = startCli(['logs', String(id), '-f'], env);
@@ -103,7 +103,7 @@ describe('ccc logs', () => {
     agent.ws.terminate();
     await eventually(() => follow.stderr().includes('reconnecting'), 10_000, 'the lost-stream note');
     const again = await startTestCoordinator(testEnv(dir, { CCC_LISTEN: new URL(url).host }));
-    const back = await liveAgent(again.url, 'backend', ['backend'], { tasks: [{ taskId: id, attempt: 1 }] });
+    const back = await liveAgent(again.url, 'backend', SPECIALTIES.backend!, { tasks: [{ taskId: id, attempt: 1 }] });
     await eventually(() => follow.stderr().includes('live stream back'), 10_000, 'the stream back');
     back.send({ type: 'task.progress', taskId: id, attempt: 1, text: 'after the restart' });
     finish(back, id, 'succeeded', 'done after all');

@@ -71,7 +71,7 @@ export async function closedPort(): Promise<number> {
 
 /** A registered RawAgent that keeps its lease with heartbeats (the test cluster's lease is 2 s) until the test ends. */
 export async function liveAgent(url: string, id: string, specialties: string[], opts: Parameters<RawAgent['hello']>[2] = {}): Promise<RawAgent> {
-  const agent = await RawAgent.connect(url);
+  const agent = await RawAgent.connectAs(url, id);
   await agent.hello(id, specialties, opts);
   const timer = setInterval(() => { if (agent.ws.readyState === agent.ws.OPEN) agent.send({ type: 'heartbeat' }); }, 300);
   onCleanup(() => clearInterval(timer));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, RawAgent, api, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { ADMIN_TOKEN, RawAgent, api, startTestCoordinator, tempDir, testEnv, SPECIALTIES } from '../helpers.js';
 
 async function coordinator() {
   return startTestCoordinator(testEnv(tempDir()));
@@ -113,10 +113,10 @@ describe('coordinator HTTP API', () => {
   it('lists registered agents and drains and resumes them', async () => {
     const c = await coordinator();
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend', 'api']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     const { body } = await api(c.url, '/agents');
     expect(body.agents).toEqual([
-      expect.objectContaining({ id: 'backend', hostname: 'backend.test', specialties: ['backend', 'api'], capacity: 2, running: 0, state: 'online', version: 'test' }),
+      expect.objectContaining({ id: 'backend', hostname: 'backend.test', specialties: SPECIALTIES.backend, capacity: 2, running: 0, state: 'online', version: 'test' }),
     ]);
     expect((await api(c.url, '/agents/backend/drain', { method: 'POST' })).body.agent.state).toBe('draining');
     // A drained agent gets no work.

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AGENT_PATH } from '../../daemons/shared/protocol.js';
-import { AGENT_TOKEN, RawAgent, api, eventually, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { AGENT_TOKEN, RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 const BACKEND = ['backend', 'api'];
+
+/** One agent, backend, with BACKEND and `capacity` as cluster.yml says; other ids may enroll too. */
+function hubEnv(dir: string, capacity = 2): ReturnType<typeof testEnv> {
+  const config = clusterConfig({ agents: [{ name: 'backend', ip: '192.168.56.11', specialties: BACKEND, capacity }] });
+  (config.coordinator as Record<string, unknown>).allowUnlistedAgents = true;
+  const env = testEnv(dir);
+  writeCluster(dir, config); // over the default one testEnv wrote
+  return env;
+}
 
 /** Status code of a refused upgrade, or 101 if a WebSocket was opened. */
 function upgradeStatus(url: string, headers: Record<string, string>, path = AGENT_PATH): Promise<number> {
@@ -29,7 +38,7 @@ const ok = { outcome: 'succeeded', retryable: false, summary: 'done', exitCode: 
 
 describe('agent WebSocket hub', () => {
   it('refuses a missing or wrong agent token at the upgrade with 401, and unknown paths with 404', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     expect(await upgradeStatus(c.url, {})).toBe(401);
     expect(await upgradeStatus(c.url, { authorization: 'Bearer not-the-agent-token' })).toBe(401);
     expect(await upgradeStatus(c.url, { authorization: 'Bearer admin-token-for-tests-0123456789' })).toBe(401);
@@ -39,7 +48,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('answers garbage frames with error frames, counts them, and keeps serving', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
     agent.sendRaw('this is not json');
     agent.sendRaw(Buffer.from([0, 1, 2, 3]));
@@ -59,7 +68,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('closes a connection with a different protocol version', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
     const closed = new Promise<number>((r) => agent.ws.once('close', (code) => r(code)));
     agent.send({ type: 'hello', protocol: 99, agentId: 'backend', hostname: 'h', version: 'v', specialties: ['backend'], capacity: 1, tasks: [] });
@@ -68,7 +77,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('tells a newer agent whose hello has unknown fields that the protocol differs (not just "bad message")', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
     const closed = new Promise<number>((r) => agent.ws.once('close', (code) => r(code)));
     agent.send({ type: 'hello', protocol: 2, agentId: 'backend', hostname: 'h', version: 'v', specialties: ['backend'], capacity: 1, tasks: [], gpus: 4 });
@@ -79,7 +88,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('assigns within capacity and runs the lifecycle assigned → running → succeeded', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir(), 1));
     const agent = await RawAgent.connect(c.url);
     await agent.hello('backend', BACKEND, { capacity: 1 });
     const first = await submit(c.url, 'one');
@@ -101,7 +110,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('requeues the tasks of an agent silent past its lease, and ignores its stale result', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const silent = await RawAgent.connect(c.url);
     await silent.hello('backend', BACKEND);
     const id = await submit(c.url, 'lease me');
@@ -120,7 +129,7 @@ describe('agent WebSocket hub', () => {
       await eventually(() => silent.ws.readyState === WebSocket.CLOSED, 5000, 'silent agent closed');
 
       // The old holder comes back and reports its stale attempt: ignored, but acknowledged.
-      const back = await RawAgent.connect(c.url);
+      const back = await RawAgent.connectAs(c.url, 'backend');
       const welcome = await back.hello('backend', BACKEND, { tasks: [{ taskId: id, attempt: 1 }] });
       expect(welcome.cancel).toEqual([{ taskId: id, attempt: 1 }]);
       back.send({ type: 'task.result', taskId: id, attempt: 1, ...ok, summary: 'stale' });
@@ -140,7 +149,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('reconciles a reconnecting agent: keeps its current attempts, requeues what it forgot', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
     await agent.hello('backend', BACKEND);
     const kept = await submit(c.url, 'kept');
@@ -149,7 +158,7 @@ describe('agent WebSocket hub', () => {
     await agent.next('task.assign');
     agent.ws.terminate();
 
-    const again = await RawAgent.connect(c.url);
+    const again = await RawAgent.connectAs(c.url, 'backend');
     const welcome = await again.hello('backend', BACKEND, { tasks: [{ taskId: kept, attempt: 1 }, { taskId: 999, attempt: 1 }] });
     expect(welcome.cancel).toEqual([{ taskId: 999, attempt: 1 }]);
     expect(await task(c.url, kept)).toMatchObject({ state: 'assigned', attempt: 1 });
@@ -162,7 +171,7 @@ describe('agent WebSocket hub', () => {
 
   it('survives a coordinator restart mid-task: the agent reconnects and its result counts once', async () => {
     const dir = tempDir();
-    const env = testEnv(dir);
+    const env = hubEnv(dir);
     const first = await startTestCoordinator(env);
     const agent = await RawAgent.connect(first.url);
     await agent.hello('backend', BACKEND);
@@ -174,7 +183,7 @@ describe('agent WebSocket hub', () => {
 
     const second = await startTestCoordinator(env);
     expect(await task(second.url, id)).toMatchObject({ state: 'running', attempt: 1, agentId: 'backend' });
-    const back = await RawAgent.connect(second.url);
+    const back = await RawAgent.connectAs(second.url, 'backend');
     const welcome = await back.hello('backend', BACKEND, { tasks: [{ taskId: id, attempt: 1 }] });
     expect(welcome.cancel).toEqual([]);
     back.send({ type: 'task.result', taskId: id, attempt: 1, ...ok });
@@ -187,7 +196,7 @@ describe('agent WebSocket hub', () => {
   });
 
   it('tells an agent to cancel a task the operator cancelled', async () => {
-    const c = await startTestCoordinator(testEnv(tempDir()));
+    const c = await startTestCoordinator(hubEnv(tempDir()));
     const agent = await RawAgent.connect(c.url);
     await agent.hello('backend', BACKEND);
     const id = await submit(c.url, 'cancel me');

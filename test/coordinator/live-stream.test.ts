@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readSse, type SseMessage } from '../../daemons/shared/sse-client.js';
-import { ADMIN_TOKEN, RawAgent, api, eventually, onCleanup, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { ADMIN_TOKEN, RawAgent, api, eventually, onCleanup, startTestCoordinator, tempDir, testEnv, SPECIALTIES } from '../helpers.js';
 
 /** Opens the live stream and collects its messages in the background. */
 async function listen(url: string, query = '') {
@@ -23,7 +23,7 @@ describe('live event stream', () => {
     const c = await startTestCoordinator(testEnv(tempDir()));
     const all = await listen(c.url);
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     await eventually(() => all.some((m) => m.event === 'agents' && m.json.agents[0]?.state === 'online'), 5000, 'agents message');
     const { body } = await api(c.url, '/tasks', { body: { title: 'stream me', labels: ['ccc:backend'] } });
     const id = body.task.id;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SECRET, deliver, openedWith } from '../github-webhooks.js';
-import { RawAgent, api, eventually, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { RawAgent, api, eventually, startTestCoordinator, tempDir, testEnv, SPECIALTIES } from '../helpers.js';
 
 async function scrape(url: string): Promise<string> {
   const res = await fetch(`${url}/metrics`);
@@ -19,7 +19,7 @@ describe('GET /metrics', () => {
   it('reports tasks, agents, connections, dispatch latency, durations, cost and webhook outcomes', async () => {
     const c = await startTestCoordinator(testEnv(tempDir(), { CCC_WEBHOOK_SECRET: SECRET }));
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     const { body } = await api(c.url, '/tasks', { body: { title: 'measured', labels: ['ccc:backend'] } });
     await api(c.url, '/tasks', { body: { title: 'waits', labels: ['ccc:cobol'] } });
     await agent.next('task.assign');

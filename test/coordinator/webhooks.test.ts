@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { describe, expect, it } from 'vitest';
-import { RawAgent, api, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { RawAgent, api, startTestCoordinator, tempDir, testEnv, SPECIALTIES } from '../helpers.js';
 import { SECRET, comment, deliver, example, openedWith, withLabels, type IssuePayload } from '../github-webhooks.js';
 import type { Env } from '../../daemons/shared/config.js';
 
@@ -255,7 +255,7 @@ describe('POST /webhooks/github', () => {
   it('hands the task to an agent with the specialty', async () => {
     const c = await coordinator();
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('frontend', ['frontend']);
+    await agent.hello('frontend', SPECIALTIES.frontend!);
     const r = await deliver(c.url, openedWith(['ccc', 'ccc:frontend']));
     const assign = await agent.next('task.assign');
     expect(assign).toMatchObject({ taskId: r.body.task.id, task: { issueNumber: 1, repo: 'Codertocat/Hello-World', specialty: 'frontend' } });

@@ -27,8 +27,11 @@ export interface CoordinatorProcess {
 export async function startCoordinatorProcess(extraEnv: Record<string, string> = {}): Promise<CoordinatorProcess> {
   const dir = tempDir('ccc-fuzz-');
   const logFile = join(dir, 'coordinator.log');
+  // Fuzzed hellos carry made-up agent ids: let those enroll, so the fuzz reaches past the hello.
+  const config = clusterConfig();
+  (config.coordinator as Record<string, unknown>).allowUnlistedAgents = true;
   const env = {
-    PATH: process.env.PATH, HOME: dir, CCC_CONFIG: writeCluster(dir, clusterConfig()), CCC_DATA_DIR: join(dir, 'coordinator'),
+    PATH: process.env.PATH, HOME: dir, CCC_CONFIG: writeCluster(dir, config), CCC_DATA_DIR: join(dir, 'coordinator'),
     CCC_LISTEN: '127.0.0.1:0', CCC_ADMIN_TOKEN: ADMIN_TOKEN, CCC_AGENT_TOKEN: AGENT_TOKEN, CCC_WEBHOOK_SECRET: SECRET, CCC_LOG_LEVEL: 'info',
     ...extraEnv,
   };

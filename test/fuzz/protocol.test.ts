@@ -10,17 +10,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AGENT_PATH } from '../../daemons/shared/protocol.js';
-import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, eventually } from '../helpers.js';
+import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, eventually, SPECIALTIES } from '../helpers.js';
 import { FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzRuns, startCoordinatorProcess, type CoordinatorProcess } from './coordinator-process.js';
 import { hostileValue, mutated, mutatedBytes, NASTY_STRINGS, type Json } from './mutate.js';
 
 const RSS_BOUND = 96 * 1024 * 1024;
-const ERROR_CODES = ['bad_message', 'hello_required', 'already_registered', 'protocol_version'];
+const IDENTITY_CODES = ['already_enrolled', 'identity_mismatch', 'unknown_agent', 'config_mismatch', 'enroll_not_allowed'];
+const ERROR_CODES = ['bad_message', 'hello_required', 'already_registered', 'protocol_version', ...IDENTITY_CODES];
 
 /** One task running on a well-behaved agent that heartbeats: what the fuzzer must not disturb. */
 async function victim(c: CoordinatorProcess): Promise<{ id: number; agent: RawAgent }> {
   const agent = await RawAgent.connect(c.url);
-  await agent.hello('victim-agent', ['backend']);
+  await agent.hello('backend', SPECIALTIES.backend!);
   const id = (await api(c.url, '/tasks', { body: { title: 'the victim', labels: ['ccc:backend'] } })).body.task.id as number;
   const assign = await agent.next('task.assign');
   agent.send({ type: 'task.started', taskId: id, attempt: assign.attempt });
@@ -107,11 +108,13 @@ describe('fuzzing the agent WebSocket protocol (real coordinator process)', () =
     const closes = new Map<string, number>();
     const errors = new Map<string, number>();
     const rss0 = c.rss();
+    let fresh = 0;
     await fc.assert(fc.asyncProperty(input, async ({ hello, sent }) => {
       const ws = await open(c.url);
       try {
         if (hello) {
-          const welcome = await exchange(ws, [{ text: JSON.stringify({ ...(seeds(id)[0] as object), tasks: [] }) }]);
+          // Each run's own id: the join token enrolls an id once.
+          const welcome = await exchange(ws, [{ text: JSON.stringify({ ...(seeds(id)[0] as object), agentId: `fuzz-${fresh++}`, tasks: [] }) }]);
           expect(welcome.replies.some((r) => r.type === 'welcome')).toBe(true);
         }
         const { replies, closed, timedOut } = await exchange(ws, sent);
@@ -124,13 +127,14 @@ describe('fuzzing the agent WebSocket protocol (real coordinator process)', () =
           closes.set(String(closed), (closes.get(String(closed)) ?? 0) + 1);
           const invalidUtf8 = sent.some((f) => 'bytes' in f && !f.binary && !Buffer.from(f.bytes.toString('utf8')).equals(f.bytes));
           const otherProtocol = !hello && replies.some((r) => r.code === 'protocol_version');
-          expect(closed === 4002 ? otherProtocol : closed === 1007 ? invalidUtf8 : false, `closed with ${closed}`).toBe(true);
+          const refusedHello = !hello && replies.some((r) => IDENTITY_CODES.includes(String(r.code)));
+          expect(closed === 4002 ? otherProtocol : closed === 4003 ? refusedHello : closed === 1007 ? invalidUtf8 : false, `closed with ${closed}`).toBe(true);
         }
       } finally {
         ws.terminate();
       }
       const t = (await api(c.url, `/tasks/${id}`)).body.task;
-      expect({ state: t.state, attempt: t.attempt, agentId: t.agentId, result: t.result }).toEqual({ state: 'running', attempt: 1, agentId: 'victim-agent', result: undefined });
+      expect({ state: t.state, attempt: t.attempt, agentId: t.agentId, result: t.result }).toEqual({ state: 'running', attempt: 1, agentId: 'backend', result: undefined });
       expect(t.events.filter((e: { kind: string }) => e.kind !== 'stale-ignored')).toEqual(before.events);
     }), { seed: FUZZ_SEED, numRuns: fuzzRuns(200) });
     const grew = c.rss() - rss0;

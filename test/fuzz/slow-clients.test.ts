@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AGENT_PATH } from '../../daemons/shared/protocol.js';
-import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, onCleanup } from '../helpers.js';
+import { ADMIN_TOKEN, AGENT_TOKEN, RawAgent, api, onCleanup, SPECIALTIES } from '../helpers.js';
 import { SECRET } from '../github-webhooks.js';
 import { startCoordinatorProcess } from './coordinator-process.js';
 
@@ -41,7 +41,7 @@ describe('slow and idle clients (real coordinator process)', () => {
   it('closes silent upgrades at 10 s with 4001, lets byte-by-byte clients finish, and serves everyone else meanwhile', async () => {
     const c = await startCoordinatorProcess();
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('steady', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     const beat = setInterval(() => agent.send({ type: 'heartbeat' }), 250);
     onCleanup(() => clearInterval(beat));
 

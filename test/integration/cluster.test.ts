@@ -2,7 +2,7 @@
  * The five nodes of cluster.yml as real processes on 127.0.0.10–14: a real
  * coordinator (SQLite on disk) and four real agents speaking over WebSockets.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalCluster } from '../../daemons/cli/local-cluster.js';
@@ -74,6 +74,13 @@ describe('local cluster (real processes)', () => {
       for (const secret of secrets) expect(log.includes(secret), `${node.name} log holds a token`).toBe(false);
       const cmdline = readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8');
       for (const secret of secrets) expect(cmdline.includes(secret)).toBe(false);
+      // An agent's environment holds the join token, never the admin token; its own credential is in its file.
+      if (node.name === 'coordinator') continue;
+      const environ = readFileSync(`/proc/${node.child.pid}/environ`, 'utf8');
+      const [adminToken, joinToken] = [/CCC_ADMIN_TOKEN=(.+)/, /CCC_AGENT_TOKEN=(.+)/].map((re) => re.exec(readFileSync(c.secretsFile, 'utf8'))![1]!);
+      expect(environ.includes(adminToken!), `${node.name} environment holds the admin token`).toBe(false);
+      expect(environ).toContain(`CCC_AGENT_TOKEN=${joinToken}`);
+      expect(statSync(join(node.env.CCC_DATA_DIR!, 'agent-credential')).mode & 0o777).toBe(0o600);
     }
   });
 

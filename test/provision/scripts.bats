@@ -56,3 +56,20 @@ teardown() { rm -rf "$SCRATCH"; }
   [ "$status" -eq 1 ]
   [[ $output == *"error: failed at line"* ]]
 }
+
+@test "tls.sh makes the cluster CA and the coordinator's certificate once, and reissues it for a new address" {
+  run bash "$PROVISION/tls.sh" ca "$SCRATCH/ca"
+  [ "$status" -eq 0 ] && [[ $output == *"cluster CA $SCRATCH/ca/ca.pem: changed (made)"* ]]
+  [ "$(stat -c %a "$SCRATCH/ca/ca.key")" = 600 ]
+  run bash "$PROVISION/tls.sh" ca "$SCRATCH/ca"
+  [[ $output == *"cluster CA $SCRATCH/ca/ca.pem: ok"* ]]
+  run bash "$PROVISION/tls.sh" cert "$SCRATCH/ca" "$SCRATCH/out" 192.168.56.10 coordinator
+  [[ $output == *"(192.168.56.10, coordinator): changed (issued)"* ]]
+  openssl verify -CAfile "$SCRATCH/ca/ca.pem" "$SCRATCH/out/coordinator.pem"
+  openssl x509 -in "$SCRATCH/out/coordinator.pem" -noout -ext subjectAltName | grep -q 'IP Address:192.168.56.10, DNS:coordinator'
+  [ "$(stat -c %a "$SCRATCH/out/coordinator.key")" = 600 ]
+  run bash "$PROVISION/tls.sh" cert "$SCRATCH/ca" "$SCRATCH/out" 192.168.56.10 coordinator
+  [[ $output == *"(192.168.56.10, coordinator): ok"* ]]
+  run bash "$PROVISION/tls.sh" cert "$SCRATCH/ca" "$SCRATCH/out" 192.168.56.20 coordinator
+  [[ $output == *"(192.168.56.20, coordinator): changed (issued)"* ]]
+}

@@ -93,7 +93,7 @@ agent:
   executor: { type: command, command: [/bin/true] }
 `);
     const c = readCluster(file);
-    expect(c.coordinator).toEqual({ name: 'hub', ip: '10.0.0.1', port: 8080, vm: { cpus: 2, memoryMb: 2048 } });
+    expect(c.coordinator).toEqual({ name: 'hub', ip: '10.0.0.1', port: 8080, vm: { cpus: 2, memoryMb: 2048 }, allowUnlistedAgents: false });
     expect(c.agents[0]).toEqual({ name: 'one', ip: '10.0.0.2', specialties: ['backend'], capacity: 2, vm: { cpus: 2, memoryMb: 2048 } });
     expect(c.tasks).toEqual({ maxAttempts: 3, retryBackoffSeconds: 5, leaseSeconds: 15, heartbeatSeconds: 5 });
     expect(c.routing).toEqual({ fallbackAfterSeconds: 0 });
@@ -132,6 +132,8 @@ describe('CCC_* environment overrides', () => {
     expect(loadSettings({ ...env, CCC_LISTEN: '127.0.0.1:0' }).listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(loadSettings({ ...env, CCC_LISTEN: '127.0.0.10:8081' }).listen).toEqual({ host: '127.0.0.10', port: 8081 });
     expect(loadSettings({ ...env, CCC_LISTEN: 'localhost:65535' }).listen).toEqual({ host: 'localhost', port: 65535 });
+    expect(loadSettings({ ...env, CCC_LISTEN: '[::1]:7700' }).listen).toEqual({ host: '::1', port: 7700 });
+    expect(loadSettings({ ...env, CCC_LISTEN: '[::]:7700' }).listen).toEqual({ host: '::', port: 7700 });
   });
 
   it('CCC_LISTEN takes a bare port, listening on all addresses', () => {
@@ -348,7 +350,7 @@ describe('bad environment values name the variable and what is expected', () => 
 
   it('a bad CCC_LISTEN', () => {
     const { env } = withCluster();
-    for (const bad of ['localhost', '127.0.0.1:', '127.0.0.1:99999', '65536', '127.0.0.1:80x', '123456']) {
+    for (const bad of ['localhost', '127.0.0.1:', '127.0.0.1:99999', '65536', '127.0.0.1:80x', '123456', '::1:7700', '[::1:7700', '[nothost]:80']) {
       configError(() => loadSettings({ ...env, CCC_LISTEN: bad }), 'environment: CCC_LISTEN', 'host:port or port', `"${bad}"`);
     }
   });

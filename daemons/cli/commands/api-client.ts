@@ -1,6 +1,7 @@
 /** The operator CLI's HTTP client for the coordinator's /api/v1, and the one error type that carries an exit code. */
 import type { Task, TaskEvent, TaskState } from '../../coordinator/task-model.js';
 import { CccError } from '../../shared/errors.js';
+import { fetchWithTrust, tlsProblem } from '../../shared/tls.js';
 import type { Connection } from './connection.js';
 
 // What the API returns: the coordinator's own types, so the two cannot drift apart.
@@ -61,10 +62,11 @@ export function unreachable(url: string, reason: string): CliError {
 
 /** Talks to one coordinator with the admin token; every failure becomes a CliError with the right exit code. */
 export class ApiClient {
-  constructor(
-    private readonly connection: Connection,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly connection: Connection, fetchImpl?: typeof fetch) {
+    this.fetchImpl = fetchImpl ?? fetchWithTrust(connection.trust);
+  }
 
   get url(): string {
     return this.connection.url;
@@ -119,6 +121,8 @@ export class ApiClient {
       });
     } catch (err) {
       if (signal?.aborted) throw err;
+      const tls = tlsProblem((err as { cause?: unknown }).cause ?? err, this.connection.url, this.connection.trust);
+      if (tls) throw new CliError(`refusing to talk to ${this.connection.url}: ${tls}`, EXIT.unreachable, tls);
       throw unreachable(this.connection.url, networkReason(timeout.signal.aborted ? timeout.signal.reason : err));
     } finally {
       clearTimeout(timer);

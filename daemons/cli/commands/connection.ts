@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { defaultConfigFile, readCluster, type Env } from '../../shared/config.js';
+import { loadTrust, type TlsTrust } from '../../shared/tls.js';
 import { loopbackFor } from '../local-cluster.js';
 import { CliError, EXIT } from './api-client.js';
 import { readUpToken, readUpUrl, upDir, upSecretsFile, upUrlFile } from './up-files.js';
@@ -26,6 +27,8 @@ export class Connection {
     private readonly token: string | undefined,
     /** Where the token came from; the token itself is never printed. */
     readonly tokenSource: string,
+    /** The cluster CA (CCC_TLS_CA) an https:// coordinator is verified against. */
+    readonly trust?: TlsTrust | undefined,
   ) {}
 
   get hasToken(): boolean {
@@ -53,7 +56,8 @@ export function resolveConnection(flags: ConnectionFlags, env: Env): Connection 
     : flags.token !== undefined ? [flags.token, '--token']
     : env.CCC_ADMIN_TOKEN ? [env.CCC_ADMIN_TOKEN, 'CCC_ADMIN_TOKEN']
       : [fromFile, upSecretsFile(dir)];
-  return new Connection(checkUrl(url, urlSource), urlSource, token, tokenSource);
+  const trust = readSafely(() => loadTrust(env.CCC_TLS_CA), 'CCC_TLS_CA');
+  return new Connection(checkUrl(url, urlSource), urlSource, token, tokenSource, trust);
 }
 
 function pickUrl(flags: ConnectionFlags, env: Env, dir: string): [string, string] {

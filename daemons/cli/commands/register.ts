@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { Env } from '../../shared/config.js';
 import { TASK_STATES } from '../../coordinator/task-model.js';
-import { runAgents, runDrainOrResume } from './agents.js';
+import { runAgents, runAllowEnroll, runDrainOrResume, runRevoke } from './agents.js';
 import { ApiClient, CliError, EXIT, type ExitCode } from './api-client.js';
 import { resolveConnection, type Connection, type ConnectionFlags } from './connection.js';
 import { runDoctor } from './doctor.js';
@@ -40,8 +40,17 @@ export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
       common(y).example('$0 status', 'where the coordinator is, what runs now'),
     (args) => act(args, env, (api, io, connection) => runStatus(api, connection, io, { json: args.json })))
 
-    .command('agents', 'list the agents: state, load, specialties, address', (y) =>
-      common(y).example('$0 agents --json | jq -r \'.agents[] | select(.state=="online") | .id\'', 'ids of the online agents'),
+    .command('agents', 'list the agents: state, load, specialties, address, enrollment', (y) =>
+      common(y).example('$0 agents --json | jq -r \'.agents[] | select(.state=="online") | .id\'', 'ids of the online agents')
+        .command('revoke <agent>', "revoke an agent's credential: its connection closes, its tasks are queued again", (z) =>
+          common(z).positional('agent', { type: 'string', demandOption: true, describe: 'agent id' })
+            .option('allow-reenroll', { type: 'boolean', default: false, describe: 'let it enroll again with the join token' })
+            .example('$0 agents revoke backend', 'backend\'s machine is lost'),
+        (args) => act(args, env, (api, io) => runRevoke(api, io, { agent: args.agent, allowReenroll: args.allowReenroll, json: args.json })))
+        .command('allow-enroll <agent>', 'let an agent enroll (again) with the join token', (z) =>
+          common(z).positional('agent', { type: 'string', demandOption: true, describe: 'agent id' })
+            .example('$0 agents allow-enroll backend', 'backend lost its credential file'),
+        (args) => act(args, env, (api, io) => runAllowEnroll(api, io, { agent: args.agent, json: args.json }))),
     (args) => act(args, env, (api, io) => runAgents(api, io, { json: args.json })))
 
     .command('tasks', 'list tasks, newest first', (y) =>
