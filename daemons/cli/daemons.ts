@@ -19,10 +19,17 @@ function loggerFor(settings: Settings, name: string): Logger {
   return createLogger({ level: settings.logLevel, name, secrets: secretValues(settings), pretty: process.stdout.isTTY === true });
 }
 
-/** Runs `stop` on the first SIGTERM/SIGINT (after telling systemd STOPPING=1), exits at once on the second. */
+/** How long a node whose `ccc up` is gone may take to stop before it exits anyway. */
+const PARENT_GONE_GRACE_MS = 10_000;
+
+/**
+ * Runs `stop` on the first SIGTERM/SIGINT (after telling systemd STOPPING=1), exits at once on the
+ * second. A node started by `ccc up` has an IPC channel to it: when that closes (`ccc up` exited, even
+ * by SIGKILL), the node stops too, within PARENT_GONE_GRACE_MS.
+ */
 function onShutdown(log: Logger, notify: Notifier, stop: () => Promise<void>): void {
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const handler = (signal: NodeJS.Signals | 'parent gone') => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -38,6 +45,13 @@ function onShutdown(log: Logger, notify: Notifier, stop: () => Promise<void>): v
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  if (process.channel) {
+    process.channel.unref(); // the channel only watches the parent; it must not keep the node alive
+    process.once('disconnect', () => {
+      setTimeout(() => handler('parent gone'), PARENT_GONE_GRACE_MS).unref();
+      handler('parent gone');
+    });
+  }
 }
 
 export async function runCoordinator(env: Env): Promise<void> {

@@ -143,7 +143,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 function spawnNode(name: string, address: string, args: string[], env: Env, logDir: string): Node {
   const logFile = join(logDir, `${name}.log`);
   // detached: a Ctrl-C in the terminal reaches only `ccc up`, which stops the nodes in order.
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // ipc: the node watches this channel and stops when it closes, so no node outlives `ccc up` (even
+  // one killed by SIGKILL); see onShutdown in daemons.ts.
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   const out = createWriteStream(logFile, { flags: 'a' });
   const lines = new EventEmitter();
   // Read every line for as long as the node runs: a pipe nobody drains would stall the node.

@@ -44,6 +44,10 @@ export function createLogger({ level, name, secrets, destination, pretty }: LogO
     },
     pretty
       ? pinoPretty({ colorize: !destination, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', ...(destination ? { destination } : {}) })
-      : destination ?? pino.destination({ fd: 1, sync: false }),
+      // sync, as Node's own stdout is on Linux: pino's asynchronous mode flushes on exit with sonic-boom's
+      // flushSync, which retries a failed write forever, so a node whose stdout reader is gone (a killed
+      // `ccc up`: EPIPE) could never exit. Synchronous writes meet the EPIPE at once; pino then drops output.
+      : destination ?? pino.destination({ fd: 1, sync: true }),
   );
 }
+

@@ -9,6 +9,7 @@ import { packageRoot } from '../../shared/package-root.js';
 import { ApiClient, CliError, EXIT, TOKEN_WHERE, type AgentView, type ExitCode } from './api-client.js';
 import type { Connection } from './connection.js';
 import { json } from './format.js';
+import { checkNodeVersion } from './node-release.js';
 import type { Io } from './io.js';
 import { checkModelCredential, checkSandbox } from './doctor-sandbox.js';
 import { upDir } from './up-files.js';
@@ -24,7 +25,6 @@ export interface Check {
   fix?: string;
 }
 
-const NODE_MINIMUM = [20, 19] as const;
 const GiB = 1024 ** 3;
 const LOW_DISK_BYTES = GiB;
 /** `claude --version` should answer at once; a CLI that hangs here would hang in every task. */
@@ -38,7 +38,7 @@ export interface DoctorDeps {
 }
 
 export async function doctor(deps: DoctorDeps): Promise<Check[]> {
-  const checks: Check[] = [checkNode()];
+  const checks: Check[] = [checkNodeVersion()];
   const { check: config, settings } = checkConfig(deps.env);
   checks.push(config);
   checks.push(...await checkClaude(settings, deps.env));
@@ -60,15 +60,6 @@ export async function runDoctor(deps: DoctorDeps, io: Io, opts: { json: boolean 
     for (const c of checks) io.out(`${c.status.padEnd(4)}  ${c.check.padEnd(w)}  ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ''}\n`);
   }
   return ok ? EXIT.ok : EXIT.failed;
-}
-
-function checkNode(): Check {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  const [needMajor, needMinor] = NODE_MINIMUM;
-  const ok = major > needMajor || (major === needMajor && minor >= needMinor);
-  const detail = `v${process.versions.node} (needs ${needMajor}.${needMinor} or newer)`;
-  return ok ? { check: 'node', status: 'ok', detail }
-    : { check: 'node', status: 'fail', detail, fix: 'install Node.js 22 LTS (the provision scripts do; or `nvm install 22`)' };
 }
 
 function checkConfig(env: Env): { check: Check; settings?: Settings } {
