@@ -192,7 +192,7 @@ export class Agent {
         clearInterval(this.heartbeatTimer);
         this.lastBeat = Date.now();
         this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs, msg.heartbeatMs), msg.heartbeatMs);
-        if (this.draining || this.opts.refusal) this.send({ type: 'draining' });
+        if (this.draining || this.opts.refusal) this.send({ type: 'draining', ...(this.opts.refusal ? { reason: `takes no task: ${this.opts.refusal}` } : {}) });
         for (const report of this.unacked.values()) this.send(report);
         this.opts.log.info({ url: this.socket?.url, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
         this.updateStatus();

@@ -21,6 +21,8 @@ export interface AgentView {
   state: AgentState;
   lastSeenAt: string;
   version: string;
+  /** Why a connected agent takes no task of its own accord (it said so), else null. */
+  note: string | null;
   /** GET /agents only: when it enrolled and last used its credential (null: never enrolled). */
   enrollment?: Enrollment | null;
 }
@@ -31,6 +33,8 @@ export interface Connection {
   capacity: number;
   specialties: string[];
   selfDraining: boolean;
+  /** The reason the agent gave for draining itself, if any. */
+  note?: string | undefined;
   lastSeenAt: number;
   idleSince: number;
 }
@@ -54,11 +58,12 @@ export class AgentRegistry {
     for (const listener of this.listeners) listener();
   }
 
-  /** The agent said it is draining (it got SIGTERM). */
-  markSelfDraining(id: string): void {
+  /** The agent said it is draining (it got SIGTERM, or it cannot take work: `reason`). */
+  markSelfDraining(id: string, reason?: string): void {
     const conn = this.connected.get(id);
     if (!conn) return;
     conn.selfDraining = true;
+    conn.note = reason;
     this.changed();
   }
 
@@ -130,6 +135,7 @@ export class AgentRegistry {
         running: active.get(r.id) ?? 0,
         state: !conn ? 'offline' : this.isDraining(r.id) ? 'draining' : 'online',
         lastSeenAt: new Date(conn?.lastSeenAt ?? r.last_seen_at).toISOString(),
+        note: conn?.note ?? null,
         version: r.version,
       };
     });

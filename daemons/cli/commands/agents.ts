@@ -50,7 +50,10 @@ export async function runAgents(api: ApiClient, io: Io, opts: { json: boolean })
   const body = await api.get<{ agents: AgentView[] }>('/agents');
   if (opts.json) io.out(json(body));
   else if (body.agents.length === 0) io.out('no agent has registered yet\n');
-  else io.out(agentsTable(body.agents, io));
+  else {
+    io.out(agentsTable(body.agents, io));
+    for (const a of body.agents) if (a.note) io.out(`${a.id}: ${a.note}\n`);
+  }
   return EXIT.ok;
 }
 

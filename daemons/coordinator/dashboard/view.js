@@ -45,6 +45,7 @@ function renderAgents(model, now) {
     h('div', { class: 'load' },
       h('div', { class: 'bar', 'aria-hidden': 'true' }, h('div', { class: 'fill' })),
       h('span', { class: 'load-text' })),
+    h('div', { class: 'agent-note' }),
     h('div', { class: 'agent-seen muted' }),
   ), (el, agent) => {
     const running = model.load(agent.id);
@@ -52,6 +53,7 @@ function renderAgents(model, now) {
     setText(part(el, 'agent-name'), agent.id);
     setText(part(el, 'agent-state'), agent.state);
     setText(part(el, 'agent-host'), agent.hostname);
+    setText(part(el, 'agent-note'), agent.note ?? '');
     const chips = part(el, 'chips');
     if (chips.dataset.value !== agent.specialties.join(',')) {
       chips.dataset.value = agent.specialties.join(',');
