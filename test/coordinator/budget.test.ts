@@ -5,7 +5,7 @@ import { BUDGET_WAIT, DailyBudget } from '../../daemons/coordinator/budget/daily
 import { openDb } from '../../daemons/coordinator/db.js';
 import { TaskStore } from '../../daemons/coordinator/task-store.js';
 import { cli } from '../cli/run-cli.js';
-import { ADMIN_TOKEN, RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
+import { ADMIN_TOKEN, RawAgent, SPECIALTIES, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -35,7 +35,7 @@ describe('daily budget', () => {
     const env = (budget: number) => ({ ...testEnv(dir), CCC_CONFIG: writeCluster(dir, clusterConfig({ tasks: { dailyBudgetUsd: budget } })), CCC_DATA_DIR: join(dir, 'state') });
     const c = await startTestCoordinator(env(0.01));
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     await runOne(c.url, agent, 0.05);
 
     const { body } = await api(c.url, '/tasks', { body: { title: 'over budget', labels: ['ccc:backend'], repo: 'acme/api' } });
@@ -62,8 +62,8 @@ describe('daily budget', () => {
     // Raised in cluster.yml, the coordinator restarted: the waiting task starts.
     const again = await startTestCoordinator(env(1));
     expect(await scrape(again.url)).toEqual(new Map([...before, ['ccc_daily_budget_usd', 1], ['ccc_daily_budget_exhausted', 0]]));
-    const agent2 = await RawAgent.connect(again.url);
-    await agent2.hello('backend', ['backend']);
+    const agent2 = await RawAgent.connectAs(again.url, 'backend');
+    await agent2.hello('backend', SPECIALTIES.backend!);
     const assign = await agent2.next('task.assign');
     expect(assign.taskId).toBe(body.task.id);
     const started = (await api(again.url, `/tasks/${body.task.id}`)).body.task;

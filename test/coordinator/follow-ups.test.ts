@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { githubStandIn } from '../github-stand-in.js';
 import { SECRET, comment, deliver, example, openedWith } from '../github-webhooks.js';
-import { RawAgent, api, eventually, onCleanup, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { RawAgent, SPECIALTIES, api, clusterConfig, eventually, onCleanup, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 const TOKEN = 'ghp_followuptoken_0123456789abcdef';
 const BRANCH = 'ccc/12-add-a-health-endpoint';
@@ -17,15 +17,24 @@ const BRANCH = 'ccc/12-add-a-health-endpoint';
 /** A hand-driven agent that keeps its heartbeats going (GitHub writes are spaced a second apart: tests wait). */
 async function backendAgent(url: string): Promise<RawAgent> {
   const agent = await RawAgent.connect(url);
-  await agent.hello('backend', ['backend'], { capacity: 1 });
+  await agent.hello('backend', SPECIALTIES.backend!, { capacity: 1 });
   const beat = setInterval(() => agent.send({ type: 'heartbeat' }), 300);
   onCleanup(() => clearInterval(beat));
   return agent;
 }
 
+/** The default test cluster, with one slot on backend: the hand-driven agent takes one task at a time. */
+function oneSlotEnv(extra: Record<string, string>) {
+  const dir = tempDir();
+  const config = clusterConfig();
+  config.agents = (config.agents as Array<Record<string, unknown>>).map((a) => (a.name === 'backend' ? { ...a, capacity: 1 } : a));
+  const env = testEnv(dir, extra); // writes the default cluster.yml into dir
+  return { ...env, CCC_CONFIG: writeCluster(tempDir(), config) };
+}
+
 async function setup() {
   const gh = await githubStandIn();
-  const c = await startTestCoordinator(testEnv(tempDir(), { CCC_WEBHOOK_SECRET: SECRET, CCC_GITHUB_TOKEN: TOKEN, CCC_GITHUB_API_URL: gh.url }));
+  const c = await startTestCoordinator(oneSlotEnv({ CCC_WEBHOOK_SECRET: SECRET, CCC_GITHUB_TOKEN: TOKEN, CCC_GITHUB_API_URL: gh.url }));
   const agent = await backendAgent(c.url);
   const issue = openedWith(['ccc', 'ccc:backend']);
   issue.issue.number = 12;
@@ -138,7 +147,7 @@ describe('follow-ups on pull requests the cluster opened', () => {
 
   it('/ccc retry on an issue retries its failed task; the tracking comment of a failure says how', async () => {
     const gh = await githubStandIn();
-    const c = await startTestCoordinator(testEnv(tempDir(), { CCC_WEBHOOK_SECRET: SECRET, CCC_GITHUB_TOKEN: TOKEN, CCC_GITHUB_API_URL: gh.url }));
+    const c = await startTestCoordinator(oneSlotEnv({ CCC_WEBHOOK_SECRET: SECRET, CCC_GITHUB_TOKEN: TOKEN, CCC_GITHUB_API_URL: gh.url }));
     const agent = await backendAgent(c.url);
     const issue = openedWith(['ccc', 'ccc:backend']);
     const r = await deliver(c.url, issue);

@@ -12,7 +12,7 @@ import { gitEnv } from '../../daemons/agent/executor-factory.js';
 import { Workspaces } from '../../daemons/agent/git/workspaces.js';
 import { ensureDemoRepo } from '../../daemons/cli/demo-repo.js';
 import { presentedToken } from '../../daemons/coordinator/git-http.js';
-import { AGENT_TOKEN, RawAgent, SPECIALTIES, api, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { AGENT_TOKEN, RawAgent, SPECIALTIES, api, memoryLogger, onCleanup, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
 
 const run = promisify(execFile);
 const basic = (user: string, token: string) => `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
@@ -25,6 +25,8 @@ async function forge() {
   const enroll = async (id: string) => {
     const agent = await RawAgent.connect(coordinator.url);
     const welcome = await agent.hello(id, SPECIALTIES[id]!);
+    const beat = setInterval(() => agent.send({ type: 'heartbeat' }), 300); // keeps its tasks' leases (2 s in tests)
+    onCleanup(() => clearInterval(beat));
     return { agent, credential: welcome.credential! };
   };
   const workspaces = (name: string, env: Record<string, string>) => new Workspaces({
@@ -86,6 +88,8 @@ describe('git over HTTP from the local forge', () => {
     await expect(ws.publish(w, 'not mine')).rejects.toThrow(/403/);
     const env = { ...gitEnv({ PATH: process.env.PATH, HOME: dir }, backend.credential), GIT_TERMINAL_PROMPT: '0' };
     const url = `${coordinator.url}/git/demo/app.git`;
+    // A commit of its own in the task directory's repository (HEAD is still main's there), so each push below changes a ref.
+    await run('git', ['-c', 'user.name=x', '-c', 'user.email=x@localhost', 'commit', '--quiet', '--allow-empty', '-m', 'not mine either'], { cwd: w.dir, env });
     await expect(run('git', ['push', '--force', url, 'HEAD:refs/heads/main'], { cwd: w.dir, env })).rejects.toThrow(/403/);
     await expect(run('git', ['push', '--force', url, `HEAD:refs/heads/ccc/${id + 1}-other`], { cwd: w.dir, env })).rejects.toThrow(/403/);
     await expect(run('git', ['push', '--force', url, 'HEAD:refs/tags/v1'], { cwd: w.dir, env })).rejects.toThrow(/403/);

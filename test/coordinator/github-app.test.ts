@@ -9,7 +9,7 @@ import { GitHubForge } from '../../daemons/coordinator/github-forge.js';
 import { loadSettings, secretValues } from '../../daemons/shared/config.js';
 import { makeStandInApp } from '../github-app-routes.js';
 import { githubStandIn } from '../github-stand-in.js';
-import { RawAgent, api, eventually, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
+import { RawAgent, SPECIALTIES, api, eventually, memoryLogger, startTestCoordinator, tempDir, testEnv } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -83,7 +83,7 @@ describe('GitHub App in the coordinator', () => {
     writeFileSync(key, makeStandInApp().privateKey, { mode: 0o600 }); // not the App's key
     const c = await startTestCoordinator({ ...testEnv(dir), CCC_GITHUB_APP_ID: String(standIn.appId), CCC_GITHUB_APP_PRIVATE_KEY_FILE: key, CCC_GITHUB_API_URL: gh.url });
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     const { body } = await api(c.url, '/tasks', { body: { title: 'push me', labels: ['ccc:backend'], repo: 'acme/web' } });
     const task = await eventually(async () => {
       const t = (await api(c.url, `/tasks/${body.task.id}`)).body.task;

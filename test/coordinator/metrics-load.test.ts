@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fillHistory } from '../../scripts/bench/history.js';
-import { RawAgent, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
+import { RawAgent, SPECIALTIES, api, clusterConfig, eventually, startTestCoordinator, tempDir, testEnv, writeCluster } from '../helpers.js';
 
 function value(text: string, sample: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
@@ -25,7 +25,7 @@ describe('/metrics under history and load', () => {
 
     // A running task on an agent that beats every 200 ms against a 1 s lease.
     const agent = await RawAgent.connect(c.url);
-    await agent.hello('backend', ['backend']);
+    await agent.hello('backend', SPECIALTIES.backend!);
     const { body } = await api(c.url, '/tasks', { body: { title: 'long', labels: ['ccc:backend'] } });
     const assign = await agent.next('task.assign');
     agent.send({ type: 'task.started', taskId: assign.taskId, attempt: assign.attempt });
