@@ -11,6 +11,7 @@ import { loadServerTls } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { AgentRegistry } from './agent-registry.js';
 import { apiRouter } from './api.js';
+import { IdempotencyKeys } from './idempotency.js';
 import { dashboardRouter } from './dashboard.js';
 import { openDb } from './db.js';
 import { errorHandler, HttpError } from './http-error.js';
@@ -98,6 +99,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   app.use('/api/v1', apiRouter({
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
+    idempotency: new IdempotencyKeys(db),
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
