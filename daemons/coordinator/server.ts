@@ -64,7 +64,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const store = new TaskStore(db, { maxAttempts: tasks.maxAttempts, retryBackoffMs: tasks.retryBackoffSeconds * 1000 });
   // Whoever held a task before a restart gets a whole lease to reconnect and claim it.
   store.renewAllLeases(leaseMs);
-  const registry = new AgentRegistry(db);
+  const registry = new AgentRegistry(db, Date.now, new Set(settings.cluster.agents.map((a) => a.name)));
   const costs = new CostCounters(db);
   const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
   const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
