@@ -15,6 +15,7 @@ import {
 } from '../shared/protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { makeDir } from './make-dir.js';
+import { PendingReports, type Report } from './pending-reports.js';
 import type { Executor } from './executor.js';
 
 export interface AgentOptions {
@@ -50,8 +51,6 @@ interface RunningTask {
   done: Promise<void>;
 }
 
-type Report = Extract<AgentMessage, { type: 'task.result' | 'task.released' }>;
-
 export class Agent {
   private socket: WebSocket | undefined;
   private welcomed = false;
@@ -65,13 +64,14 @@ export class Agent {
   private stopping = false;
   private draining = false;
   private readonly running = new Map<number, RunningTask>();
-  /** Results and hand-backs not yet acknowledged, re-sent after every reconnect. */
-  private readonly unacked = new Map<number, Report>();
+  /** Results and hand-backs not yet acknowledged, re-sent after every reconnect and kept across a restart. */
+  private readonly unacked: PendingReports;
   private readonly backoff: BackoffOptions;
   badFrames = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? { baseMs: 500, capMs: 30_000 };
+    this.unacked = new PendingReports(opts.dataDir, opts.log);
   }
 
   start(): void {
