@@ -8,7 +8,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
-import { agentMessageSchema, type AgentMessage } from '../shared/protocol.js';
+import { agentMessageSchema, type AgentMessage, type TaskRef } from '../shared/protocol.js';
 import { makeDir } from './make-dir.js';
 
 export type Report = Extract<AgentMessage, { type: 'task.result' | 'task.released' }>;
@@ -85,6 +85,14 @@ export class PendingReports {
   delete(taskId: number): void {
     this.reports.delete(taskId);
     rmSync(this.file(taskId), { force: true });
+  }
+
+  /** What the hello lists: the tasks of these reports and those `running` (a running attempt wins). */
+  heldWith(running: ReadonlyMap<number, { attempt: number }>): TaskRef[] {
+    const refs = new Map<number, number>();
+    for (const [taskId, r] of this.reports) refs.set(taskId, r.attempt);
+    for (const [taskId, r] of running) refs.set(taskId, r.attempt);
+    return [...refs].map(([taskId, attempt]) => ({ taskId, attempt }));
   }
 
   private file(taskId: number): string {

@@ -24,6 +24,8 @@ export interface AgentView {
   state: AgentState;
   lastSeenAt: string;
   version: string;
+  /** Why the agent drains itself (e.g. `disk: cannot write …`), when it said; absent otherwise. */
+  drainReason?: string;
   /** GET /agents only: when it enrolled and last used its credential (null: never enrolled). */
   enrollment?: Enrollment | null;
 }
@@ -34,6 +36,8 @@ export interface Connection {
   capacity: number;
   specialties: string[];
   selfDraining: boolean;
+  /** Why it drains itself, when it said (e.g. its disk is full). */
+  drainReason?: string | undefined;
   lastSeenAt: number;
   idleSince: number;
 }
@@ -57,11 +61,12 @@ export class AgentRegistry {
     for (const listener of this.listeners) listener();
   }
 
-  /** The agent said it is draining (it got SIGTERM). */
-  markSelfDraining(id: string): void {
+  /** The agent said it is draining (SIGTERM, or a `reason` such as a full disk), or (false) that it takes work again. */
+  markSelfDraining(id: string, reason?: string | false): void {
     const conn = this.connected.get(id);
     if (!conn) return;
-    conn.selfDraining = true;
+    conn.selfDraining = reason !== false;
+    conn.drainReason = reason || undefined;
     this.changed();
   }
 
@@ -155,6 +160,7 @@ export class AgentRegistry {
         state: !conn ? 'offline' : this.isDraining(r.id) ? 'draining' : 'online',
         lastSeenAt: new Date(conn?.lastSeenAt ?? r.last_seen_at).toISOString(),
         version: r.version,
+        ...(conn?.drainReason ? { drainReason: conn.drainReason } : {}),
       };
     });
   }
