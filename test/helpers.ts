@@ -94,8 +94,8 @@ export async function startTestCoordinator(env: Env): Promise<RunningCoordinator
   return Object.assign(coordinator, { close, lines });
 }
 
-export async function api<T = any>(url: string, path: string, init: { method?: string; body?: unknown; token?: string | null; rawBody?: string } = {}): Promise<{ status: number; body: T }> {
-  const headers: Record<string, string> = {};
+export async function api<T = any>(url: string, path: string, init: { method?: string; body?: unknown; token?: string | null; rawBody?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = { ...init.headers };
   const token = init.token === undefined ? ADMIN_TOKEN : init.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined = init.rawBody;

@@ -14,7 +14,10 @@ import {
   type AgentMessage, type CoordinatorMessage, type TaskRef, type TaskSpec,
 } from '../shared/protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { DiskProbe } from './disk-probe.js';
+import { SilenceClock } from './silence-clock.js';
 import { makeDir } from './make-dir.js';
+import { PendingReports, type Report } from './pending-reports.js';
 import type { Executor } from './executor.js';
 
 export interface AgentOptions {
@@ -38,6 +41,8 @@ export interface AgentOptions {
   refusal?: string | undefined;
   /** How runs are confined, for the status line (`sandbox: bubblewrap`). */
   sandboxNote?: string | undefined;
+  /** How often the state directory is probed for writes (default 5 s); see disk-probe.ts. */
+  diskProbeMs?: number;
   /** Called whenever the status line changes (systemd STATUS=). */
   onStatus?: (status: string) => void;
 }
@@ -50,39 +55,49 @@ interface RunningTask {
   done: Promise<void>;
 }
 
-type Report = Extract<AgentMessage, { type: 'task.result' | 'task.released' }>;
-
 export class Agent {
   private socket: WebSocket | undefined;
   private welcomed = false;
   private reconnects = 0;
-  /** When the coordinator last said anything (a frame or a pong). */
-  private lastHeard = 0;
-  /** When the last heartbeat tick ran (or the welcome came), to tell how late the next one is. */
-  private lastBeat = 0;
+  private readonly silence = new SilenceClock();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private draining = false;
   private readonly running = new Map<number, RunningTask>();
-  /** Results and hand-backs not yet acknowledged, re-sent after every reconnect. */
-  private readonly unacked = new Map<number, Report>();
+  /** Results and hand-backs not yet acknowledged, re-sent after every reconnect and kept across a restart. */
+  private readonly unacked: PendingReports;
   private readonly backoff: BackoffOptions;
+  private readonly disk: DiskProbe;
   badFrames = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? { baseMs: 500, capMs: 30_000 };
+    this.unacked = new PendingReports(opts.dataDir, opts.log);
+    this.disk = new DiskProbe(opts.dataDir, opts.diskProbeMs ?? 5000, () => this.diskChanged(), opts.log);
   }
 
   start(): void {
+    this.disk.start();
     this.connect();
+  }
+
+  /** Why this agent takes no task now: unfit from the start, or its disk cannot be written. */
+  private get refusal(): string | undefined {
+    return this.opts.refusal ?? this.disk.problem;
+  }
+
+  /** A disk problem drains the agent with its reason; the disk fixed, it takes work again (unless it drains anyway). */
+  private diskChanged(): void {
+    if (!this.draining && !this.opts.refusal) this.send(this.refusal ? { type: 'draining', reason: this.refusal } : { type: 'resumed' });
+    this.updateStatus();
   }
 
   /** The one-line state systemd shows as STATUS=. */
   status(): string {
     const where = new URL(this.opts.coordinatorUrl).host;
     const link = this.welcomed ? `connected to ${where}` : `connecting to ${where}`;
-    const fitness = this.opts.refusal ? ` · takes no task: ${this.opts.refusal}` : this.opts.sandboxNote ? ` · ${this.opts.sandboxNote}` : '';
+    const fitness = this.refusal ? ` · takes no task: ${this.refusal}` : this.opts.sandboxNote ? ` · ${this.opts.sandboxNote}` : '';
     return `${link} · ${this.running.size}/${this.opts.capacity} running${this.draining ? ' · draining' : ''}${fitness}`;
   }
 
@@ -117,6 +132,7 @@ export class Agent {
   /** Closes the connection; running tasks are aborted (use drain() first for a clean stop). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.disk.stop();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
     for (const run of this.running.values()) run.abort.abort();
@@ -138,14 +154,14 @@ export class Agent {
       this.send({
         type: 'hello', protocol: PROTOCOL_VERSION, agentId: this.opts.id, hostname: this.opts.hostname,
         version: this.opts.version, specialties: this.opts.specialties, capacity: this.opts.capacity,
-        tasks: this.heldTasks(),
+        tasks: this.unacked.heldWith(this.running),
       });
     });
     ws.on('message', (data, isBinary) => {
-      this.lastHeard = Date.now();
+      this.silence.heard();
       this.onFrame(data, isBinary);
     });
-    ws.on('pong', () => { this.lastHeard = Date.now(); });
+    ws.on('pong', () => this.silence.heard());
     ws.on('unexpected-response', (_req, res) => {
       const hint = res.statusCode === 401 ? this.opts.credential.refused() : `the coordinator answered HTTP ${res.statusCode}`;
       this.opts.log.error({ status: res.statusCode, url }, hint);
@@ -190,9 +206,9 @@ export class Agent {
         this.reconnects = 0;
         for (const ref of msg.cancel) this.forget(ref, 'the coordinator reassigned it while this agent was away');
         clearInterval(this.heartbeatTimer);
-        this.lastBeat = Date.now();
+        this.silence.restart();
         this.heartbeatTimer = setInterval(() => this.beat(msg.leaseMs, msg.heartbeatMs), msg.heartbeatMs);
-        if (this.draining || this.opts.refusal) this.send({ type: 'draining', ...(this.opts.refusal ? { reason: `takes no task: ${this.opts.refusal}` } : {}) });
+        if (this.draining || this.refusal) this.send({ type: 'draining', ...(this.refusal ? { reason: this.refusal } : {}) });
         for (const report of this.unacked.values()) this.send(report);
         this.opts.log.info({ url: this.socket?.url, heartbeatMs: msg.heartbeatMs, resent: this.unacked.size }, 'registered with the coordinator');
         this.updateStatus();
@@ -214,19 +230,11 @@ export class Agent {
     }
   }
 
-  /**
-   * Sends a heartbeat and a ping; a coordinator silent for a whole lease is taken for gone. The time
-   * this tick ran late is time this process was paused or blocked (SIGSTOP, a suspended VM, a busy
-   * event loop): that silence is the agent's own, not the coordinator's, and the coordinator's frames
-   * may be waiting unread in the socket (timers run before I/O), so it does not count.
-   */
+  /** Sends a heartbeat and a ping; a coordinator silent for a whole lease (silence-clock.ts) is taken for gone. */
   private beat(leaseMs: number, heartbeatMs: number): void {
     const ws = this.socket;
     if (!ws) return;
-    const now = Date.now();
-    const late = Math.max(0, now - this.lastBeat - heartbeatMs);
-    this.lastBeat = now;
-    const silentMs = now - this.lastHeard - late;
+    const silentMs = this.silence.tick(heartbeatMs);
     if (silentMs > leaseMs) {
       this.opts.log.warn({ silentMs }, 'the coordinator has been silent for a whole lease; reconnecting');
       ws.terminate();
@@ -239,8 +247,8 @@ export class Agent {
   private accept(taskId: number, attempt: number, task: TaskSpec, pushToken?: string): void {
     const current = this.running.get(taskId);
     if (current?.attempt === attempt) return;
-    if (this.draining || this.opts.refusal || this.running.size >= this.opts.capacity) {
-      const reason = this.opts.refusal ? `agent ${this.opts.id} takes no task: ${this.opts.refusal}` : this.draining ? 'agent is draining' : `agent is at capacity (${this.opts.capacity})`;
+    if (this.draining || this.refusal || this.running.size >= this.opts.capacity) {
+      const reason = this.refusal ? `agent ${this.opts.id} takes no task: ${this.refusal}` : this.draining ? 'agent is draining' : `agent is at capacity (${this.opts.capacity})`;
       this.report({ type: 'task.released', taskId, attempt, reason });
       return;
     }
@@ -289,14 +297,6 @@ export class Agent {
   private report(message: Report): void {
     this.unacked.set(message.taskId, message);
     this.send(message);
-  }
-
-  /** What the hello lists: tasks still running and results not yet acknowledged. */
-  private heldTasks(): TaskRef[] {
-    const refs = new Map<number, number>();
-    for (const [taskId, r] of this.unacked) refs.set(taskId, r.attempt);
-    for (const [taskId, r] of this.running) refs.set(taskId, r.attempt);
-    return [...refs].map(([taskId, attempt]) => ({ taskId, attempt }));
   }
 
   private send(message: AgentMessage): void {

@@ -9,6 +9,9 @@ import type { Candidate } from './router.js';
 import { CccError } from '../shared/errors.js';
 import type { Enrollment } from './identity/credential-store.js';
 
+/** An agent id not in cluster.yml is forgotten (GET /agents) after this long offline. */
+export const FORGET_UNLISTED_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
 export type AgentState = 'online' | 'draining' | 'offline';
 
 export interface AgentView {
@@ -21,8 +24,8 @@ export interface AgentView {
   state: AgentState;
   lastSeenAt: string;
   version: string;
-  /** Why a connected agent takes no task of its own accord (it said so), else null. */
-  note: string | null;
+  /** Why the agent drains itself (e.g. `disk: cannot write …`), when it said; absent otherwise. */
+  drainReason?: string;
   /** GET /agents only: when it enrolled and last used its credential (null: never enrolled). */
   enrollment?: Enrollment | null;
 }
@@ -33,8 +36,8 @@ export interface Connection {
   capacity: number;
   specialties: string[];
   selfDraining: boolean;
-  /** The reason the agent gave for draining itself, if any. */
-  note?: string | undefined;
+  /** Why it drains itself, when it said (e.g. its disk is full). */
+  drainReason?: string | undefined;
   lastSeenAt: number;
   idleSince: number;
 }
@@ -58,21 +61,42 @@ export class AgentRegistry {
     for (const listener of this.listeners) listener();
   }
 
-  /** The agent said it is draining (it got SIGTERM, or it cannot take work: `reason`). */
-  markSelfDraining(id: string, reason?: string): void {
+  /** The agent said it is draining (SIGTERM, or a `reason` such as a full disk), or (false) that it takes work again. */
+  markSelfDraining(id: string, reason?: string | false): void {
     const conn = this.connected.get(id);
     if (!conn) return;
-    conn.selfDraining = true;
-    conn.note = reason;
+    conn.selfDraining = reason !== false;
+    conn.drainReason = reason || undefined;
     this.changed();
   }
 
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+    /** The agent ids of cluster.yml: rows of other ids are pruned once offline for FORGET_UNLISTED_AFTER_MS. */
+    private readonly listed?: ReadonlySet<string>,
+  ) {
     for (const r of db.prepare<[], { id: string }>('SELECT id FROM agents WHERE admin_draining = 1').all()) this.adminDraining.add(r.id);
+    this.pruneUnlisted();
+  }
+
+  /**
+   * Deletes the rows of agents not in cluster.yml that are offline and were last seen more than
+   * FORGET_UNLISTED_AFTER_MS ago (drained ones stay: the operator's flag is kept). Runs at start and on each hello.
+   */
+  pruneUnlisted(): number {
+    if (!this.listed) return 0;
+    const cutoff = this.now() - FORGET_UNLISTED_AFTER_MS;
+    const old = this.db.prepare<[number], { id: string }>('SELECT id FROM agents WHERE last_seen_at < ? AND admin_draining = 0').all(cutoff);
+    const gone = old.map((r) => r.id).filter((id) => !this.listed!.has(id) && !this.connected.has(id));
+    const del = this.db.prepare('DELETE FROM agents WHERE id = ?');
+    this.db.transaction(() => { for (const id of gone) del.run(id); })();
+    return gone.length;
   }
 
   /** Records a hello and makes `socket` the agent's connection. Returns the connection it replaced, if any. */
   register(hello: Hello, address: string | null, socket: WebSocket): Connection | undefined {
+    this.pruneUnlisted();
     const now = this.now();
     this.db.prepare(`INSERT INTO agents (id, hostname, address, version, specialties, capacity, first_seen_at, last_seen_at)
                      VALUES (@id, @hostname, @address, @version, @specialties, @capacity, @now, @now)
@@ -135,8 +159,8 @@ export class AgentRegistry {
         running: active.get(r.id) ?? 0,
         state: !conn ? 'offline' : this.isDraining(r.id) ? 'draining' : 'online',
         lastSeenAt: new Date(conn?.lastSeenAt ?? r.last_seen_at).toISOString(),
-        note: conn?.note ?? null,
         version: r.version,
+        ...(conn?.drainReason ? { drainReason: conn.drainReason } : {}),
       };
     });
   }

@@ -9,6 +9,7 @@ import type { LiveStream } from './live-stream.js';
 import type { LocalForge } from './local-forge.js';
 import { taskSpecialty, type SpecialtyPolicy } from './new-task.js';
 import { HttpError } from './http-error.js';
+import type { IdempotencyKeys } from './idempotency.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
 import { TASK_STATES } from './task-model.js';
@@ -43,6 +44,8 @@ export interface ApiDeps {
   live: LiveStream;
   identity: IdentityDeps;
   log: Logger;
+  /** Idempotency-Key of POST /tasks. */
+  idempotency: IdempotencyKeys;
   /** The daily budget, shown by GET /summary (ccc status). */
   budget?: { status(): BudgetStatus };
 }
@@ -81,7 +84,13 @@ export function apiRouter(deps: ApiDeps): Router {
     const parsed = newTaskSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
-    const task = store.create({ ...spec, ...taskSpecialty(spec, deps.specialties) });
+    const create = () => store.create({ ...spec, ...taskSpecialty(spec, deps.specialties) });
+    const key = req.get('idempotency-key');
+    const { task, created } = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
+    if (!created) {
+      res.json({ task });
+      return;
+    }
     log.info({ taskId: task.id, specialty: task.specialty }, 'task accepted');
     scheduler.schedule();
     res.status(201).json({ task });

@@ -157,6 +157,11 @@ export class AgentHub {
         this.registry.markSelfDraining(agentId, msg.reason);
         this.opts.log.info({ agentId, reason: msg.reason }, 'agent is draining');
         return;
+      case 'resumed':
+        this.registry.markSelfDraining(agentId, false);
+        this.opts.log.info({ agentId }, 'agent takes tasks again');
+        this.scheduler.schedule();
+        return;
       case 'task.started':
         if (!this.store.started(msg, agentId) && !this.store.fenced(msg, agentId)) {
           this.stale(agentId, msg);

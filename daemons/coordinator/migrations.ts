@@ -152,4 +152,15 @@ export const migrations: readonly string[] = [
     enroll_allowed  INTEGER NOT NULL DEFAULT 1  -- 0 after a revoke, until an operator allows enrollment again
   );
   `,
+  `
+  -- POST /api/v1/tasks with an Idempotency-Key header: the key, a hash of the request and the task it created,
+  -- written in the task's own transaction; rows older than a day are deleted (docs/api.md#idempotency).
+  CREATE TABLE idempotency_keys (
+    key          TEXT PRIMARY KEY,
+    request_hash TEXT    NOT NULL,            -- hex SHA-256 of the validated request body
+    task_id      INTEGER NOT NULL REFERENCES tasks (id),
+    created_at   INTEGER NOT NULL             -- ms since epoch
+  );
+  CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+  `,
 ];

@@ -1,6 +1,6 @@
 /**
  * Picks the agent for a task: online, not draining, with free capacity and
- * the task's specialty (`general` fits any); least loaded first, then the one
+ * the task's specialty (`general` fits any); least loaded (running/capacity) first, then the one
  * idle longest. After `fallbackAfterMs` of waiting, any eligible agent will do.
  * A task that continues earlier work prefers the agent that did it (it can
  * resume that Claude session), when that agent fits and is free.
@@ -49,6 +49,8 @@ export function pickAgent(task: RouteTask, candidates: readonly Candidate[], now
   return undefined;
 }
 
+/** Lowest share of capacity in use (running/capacity, compared exactly by cross-multiplying), then idle longest, then id. */
 function leastLoaded(list: readonly Candidate[]): Candidate {
-  return [...list].sort((a, b) => a.running - b.running || a.idleSince - b.idleSince || a.id.localeCompare(b.id))[0]!;
+  const byLoad = (a: Candidate, b: Candidate) => a.running * b.capacity - b.running * a.capacity;
+  return [...list].sort((a, b) => byLoad(a, b) || a.idleSince - b.idleSince || a.id.localeCompare(b.id))[0]!;
 }

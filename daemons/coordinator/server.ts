@@ -11,6 +11,7 @@ import { loadServerTls } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { AgentRegistry } from './agent-registry.js';
 import { apiRouter } from './api.js';
+import { IdempotencyKeys } from './idempotency.js';
 import { dashboardRouter } from './dashboard.js';
 import { openDb } from './db.js';
 import { errorHandler, HttpError } from './http-error.js';
@@ -63,7 +64,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const store = new TaskStore(db, { maxAttempts: tasks.maxAttempts, retryBackoffMs: tasks.retryBackoffSeconds * 1000 });
   // Whoever held a task before a restart gets a whole lease to reconnect and claim it.
   store.renewAllLeases(leaseMs);
-  const registry = new AgentRegistry(db);
+  const registry = new AgentRegistry(db, Date.now, new Set(settings.cluster.agents.map((a) => a.name)));
   const costs = new CostCounters(db);
   const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
   const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
@@ -98,6 +99,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   app.use('/api/v1', apiRouter({
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
+    idempotency: new IdempotencyKeys(db),
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());

@@ -42,6 +42,8 @@ export type Revoked = { agentId: string; taskId: number; attempt: number } | nul
 
 /** Progress lines kept per attempt; past this, one 'progress-truncated' event and no more. */
 export const MAX_PROGRESS_EVENTS = 1000;
+/** `stale-ignored` events kept per task; stale results past this are ignored silently. */
+export const MAX_STALE_EVENTS = 20;
 /** Retry backoff doubles per attempt up to this. */
 export const MAX_RETRY_BACKOFF_MS = 10 * 60 * 1000;
 /** A handed-back task waits this long, so an agent that refuses work is not offered it again at once. */
@@ -85,6 +87,7 @@ export class TaskStore {
       expired: db.prepare<[number], TaskRow>(
         "SELECT * FROM tasks WHERE state IN ('assigned','running') AND lease_expires_at < ?"),
       renew: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE agent_id = ? AND state IN ('assigned','running')"),
+      staleCount: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM task_events WHERE task_id = ? AND kind = 'stale-ignored'"),
       renewAll: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE state IN ('assigned','running')"),
     };
   }
@@ -303,7 +306,7 @@ export class TaskStore {
       const row = this.fenced(ref, agentId);
       if (!row) {
         const current = this.row(ref.taskId);
-        if (current) this.addEvent(current.id, 'stale-ignored', ref.attempt, agentId, `ignored a ${result.outcome} result for attempt ${ref.attempt} (current attempt ${current.attempt}, ${current.state})`);
+        if (current) this.staleIgnored(current, ref, agentId, `ignored a ${result.outcome} result for attempt ${ref.attempt} (current attempt ${current.attempt}, ${current.state})`);
         return undefined;
       }
       const now = this.now();
@@ -415,6 +418,14 @@ export class TaskStore {
     if (fields.state && !ACTIVE_STATES.includes(fields.state)) {
       for (const key of this.progressCounts.keys()) if (key.startsWith(`${id}:`)) this.progressCounts.delete(key);
     }
+  }
+
+  /** A `stale-ignored` event, at most MAX_STALE_EVENTS per task; the last one says the rest are not kept. */
+  private staleIgnored(current: TaskRow, ref: TaskRef, agentId: string, message: string): void {
+    const { n } = this.stmt.staleCount.get(current.id)!;
+    if (n >= MAX_STALE_EVENTS) return;
+    const last = n === MAX_STALE_EVENTS - 1 ? `; ${MAX_STALE_EVENTS} stale results recorded, further ones are ignored without an event` : '';
+    this.addEvent(current.id, 'stale-ignored', ref.attempt, agentId, message + last);
   }
 
   private addEvent(taskId: number, kind: string, attempt: number, agentId: string | null, message: string): void {

@@ -74,8 +74,9 @@ export const helloSchema = z.strictObject({
 export const agentMessageSchema = z.discriminatedUnion('type', [
   helloSchema,
   z.strictObject({ type: z.literal('heartbeat') }),
-  /** `reason`: why an agent takes no task of its own accord (no model credential, no sandbox, a broken disk). */
   z.strictObject({ type: z.literal('draining'), reason: z.string().max(500).optional() }),
+  /** The agent takes work again after draining itself for a reason (its disk was fixed). */
+  z.strictObject({ type: z.literal('resumed') }),
   z.strictObject({ type: z.literal('task.started'), taskId, attempt }),
   z.strictObject({ type: z.literal('task.progress'), taskId, attempt, text: z.string().max(MAX_PROGRESS_CHARS) }),
   z.strictObject({

@@ -2,19 +2,20 @@
  * The backend agent's disk fills up, then turns read-only, then is fixed.
  * Its state directory (git mirror, worktrees, the CLI's home) is a small
  * tmpfs of its own; root ignores file modes, so "unwritable" is a read-only
- * mount, which binds root too. Tasks that hit the broken disk must fail
- * (after their attempts) with the cause in their summary; the agent must stay
- * up and take work again once the disk is fixed.
+ * mount, which binds root too. The agent's disk probe must notice and drain
+ * it with the cause (GET /agents drainReason, its log), so tasks sent
+ * meanwhile wait instead of failing; once the disk is fixed the same agent
+ * process resumes and runs them.
  *
  * Without mount privileges the drill falls back to a file where the
  * workspaces directory should be (ENOTDIR), which binds root as well.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_REPO } from '../../daemons/cli/demo-repo.js';
 import { claudeExecutor, drillCluster } from './config.js';
-import { runDrill, type Drill, type DrillOptions, type DrillReport, type TaskWithEvents } from './harness.js';
+import { poll, runDrill, sleep, type Drill, type DrillOptions, type DrillReport, type TaskWithEvents } from './harness.js';
 
 const MAX_ATTEMPTS = 2;
 
@@ -51,11 +52,23 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
     const filler = join(agentDir, 'filler');
     fill(filler);
     drill.fact(`filled the tmpfs: ${statfsSync(agentDir).bavail} blocks left`);
-    expectFailed('full disk', await batch('full disk', 2), /No space left on device|ENOSPC/i);
-    rmSync(filler);
+    await expectDrained(drill, 'full disk', /ENOSPC/);
+    const waiting: number[] = [];
+    for (let i = 0; i < 2; i++) waiting.push(await drill.submit({ title: `full disk ${i + 1}`, labels: ['ccc:backend'], repo: DEMO_REPO }));
     execFileSync('mount', ['-o', 'remount,ro', agentDir]);
-    expectFailed('read-only disk', await batch('read-only disk', 2), /Read-only file system|EROFS/i);
+    await expectDrained(drill, 'read-only disk', /EROFS/);
+    for (let i = 0; i < 2; i++) waiting.push(await drill.submit({ title: `read-only disk ${i + 1}`, labels: ['ccc:backend'], repo: DEMO_REPO }));
+    await sleep(2000);
+    const held = await Promise.all(waiting.map((id) => drill.task(id)));
+    drill.check('broken disk: tasks sent meanwhile wait (queued, never assigned)', held.every((t) => t.state === 'queued' && t.attempt === 0), held.map((t) => `${t.id}:${t.state}@${t.attempt}`).join(' '));
     execFileSync('mount', ['-o', 'remount,rw', agentDir]);
+    rmSync(filler);
+    const resumed = await poll(async () => (await agentView(drill))?.state === 'online', 30_000, 200);
+    drill.check('disk fixed: the agent resumes by itself (a probe write succeeded)', resumed);
+    ids.push(...waiting);
+    drill.check('disk fixed: the waiting tasks final within 120 s', await drill.waitFinal(120_000, waiting));
+    const ran = await Promise.all(waiting.map((id) => drill.task(id)));
+    drill.check('disk fixed: the waiting tasks succeeded on backend, first attempt', ran.every((t) => t.state === 'succeeded' && t.agentId === 'backend' && t.attempt === 1), ran.map((t) => `${t.id}:${t.state}@${t.attempt} on ${t.agentId}`).join(' '));
   } else {
     const workspaces = join(agentDir, 'workspaces');
     rmSync(workspaces, { recursive: true, force: true });
@@ -69,6 +82,24 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
   const tasks = await drill.audit(ids);
   await drill.scanSecrets(tasks);
   return tasks;
+}
+
+type AgentView = { id: string; state: string; drainReason?: string };
+
+async function agentView(drill: Drill): Promise<AgentView | undefined> {
+  return (await drill.api<{ agents: AgentView[] }>('/agents')).body.agents.find((a) => a.id === 'backend');
+}
+
+/** The agent's probe (every 5 s) must drain it with the cause; its log says so too. */
+async function expectDrained(drill: Drill, phase: string, cause: RegExp): Promise<void> {
+  let seen: AgentView | undefined;
+  const drained = await poll(async () => {
+    seen = await agentView(drill);
+    return seen?.state === 'draining' && cause.test(seen.drainReason ?? '');
+  }, 20_000, 200);
+  drill.check(`${phase}: the agent drains itself and says why`, drained, `${seen?.state ?? '?'}: ${seen?.drainReason ?? 'no reason'}`);
+  const logged = await poll(() => readFileSync(drill.node('backend').logFile, 'utf8').includes('draining until a probe write succeeds'), 5_000, 200);
+  drill.check(`${phase}: the agent's log names the problem`, logged);
 }
 
 function tryMount(dir: string): boolean {

@@ -81,7 +81,7 @@ describe('agent', () => {
     expect(agent.status()).toMatch(/· takes no task: no model credential: set ANTHROPIC_API_KEY$/);
     await eventually(async () => (await api(c.url, '/agents')).body.agents[0]?.state === 'draining', 5000, 'the agent shown as draining');
     // The coordinator (and so `ccc agents` and the dashboard) knows why.
-    expect((await api(c.url, '/agents')).body.agents[0].note).toBe('takes no task: no model credential: set ANTHROPIC_API_KEY');
+    expect((await api(c.url, '/agents')).body.agents[0].drainReason).toBe('no model credential: set ANTHROPIC_API_KEY');
     const id = await submit(c.url, 'Add a /users endpoint');
     await new Promise((r) => setTimeout(r, 500));
     expect((await taskOf(c.url, id)).state).toBe('queued');

@@ -1,6 +1,7 @@
 /** ccc status, agents, tasks, submit, cancel, retry, drain and resume: the built CLI against a real coordinator. */
 import { describe, expect, it } from 'vitest';
-import { api, eventually, SPECIALTIES } from '../helpers.js';
+import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
+import { api, eventually, onCleanup, SPECIALTIES } from '../helpers.js';
 import { cli, cliSetup, liveAgent } from './run-cli.js';
 
 /** Every line of a table fits 80 columns. */
@@ -44,6 +45,31 @@ describe('ccc submit and ccc tasks', () => {
     const { task } = JSON.parse(json.stdout);
     expect(task).toMatchObject({ id: 2, state: 'queued', title: 'Tidy the README', body: 'nothing technical', specialty: 'docs', labels: [] });
     expect(task.routeReason).toContain('docs');
+  });
+
+  it('retries with the same Idempotency-Key when the answer is lost, and so creates one task', async () => {
+    const { url, env } = await cliSetup();
+    // A proxy that delivers the first request but cuts the connection before its answer, as a crash would.
+    const upstream = new URL(url);
+    let connections = 0;
+    const proxy = createNetServer((client) => {
+      const first = ++connections === 1;
+      const server = connect(Number(upstream.port), upstream.hostname);
+      client.pipe(server);
+      server.on('data', (chunk) => (first ? client.destroy() : client.write(chunk)));
+      server.on('end', () => client.end());
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const proxied = { ...env, CCC_COORDINATOR_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+    const r = await cli(['submit', '--title', 'Add a health endpoint'], proxied);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('task 1 submitted');
+    expect(connections).toBeGreaterThanOrEqual(2);
+    expect((await api(url, '/tasks')).body.tasks).toHaveLength(1);
   });
 
   it('reads the body from a file or stdin', async () => {

@@ -75,6 +75,21 @@ describe('ordering among eligible agents', () => {
     expect(pickAgent(queued('api'), list, NOW, 0)?.reason).toContain('least loaded of 3 eligible (0/4 running)');
   });
 
+  it('load is running/capacity, not the running count', () => {
+    // 2 of 8 (25 %) is less loaded than 1 of 2 (50 %); 0 of anything is least.
+    const big = twin('big', { running: 2, capacity: 8 });
+    const small = twin('small', { running: 1, capacity: 2 });
+    expect(pickAgent(queued('api'), [small, big], NOW, 0)?.agentId).toBe('big');
+    expect(pickAgent(queued('api'), [big, small], NOW, 0)?.reason).toContain('(2/8 running)');
+    expect(pickAgent(queued('api'), [big, small, twin('idle', { running: 0, capacity: 1 })], NOW, 0)?.agentId).toBe('idle');
+    // Equal shares (1/2 and 2/4) fall through to the longest idle.
+    const half = [twin('p', { running: 1, capacity: 2, idleSince: NOW - 1_000 }), twin('q', { running: 2, capacity: 4, idleSince: NOW - 9_000 })];
+    expect(pickAgent(queued('api'), half, NOW, 0)?.agentId).toBe('q');
+    // The fallback to any agent uses the same measure.
+    const others = [agent('wide', ['web'], { running: 3, capacity: 12 }), agent('narrow', ['ops'], { running: 1, capacity: 2 })];
+    expect(pickAgent(queued('api', 5_000), others, NOW, 1_000)?.agentId).toBe('wide');
+  });
+
   it('load beats idle time', () => {
     const list = [twin('a', { running: 1, idleSince: 0 }), twin('b', { running: 0, idleSince: NOW })];
     expect(pickAgent(queued('api'), list, NOW, 0)?.agentId).toBe('b');

@@ -6,7 +6,7 @@ import { migrate, openDb, type Db } from '../../daemons/coordinator/db.js';
 import { errorHandler } from '../../daemons/coordinator/http-error.js';
 import { migrations } from '../../daemons/coordinator/migrations.js';
 import { IllegalTransition, type TaskResult } from '../../daemons/coordinator/task-model.js';
-import { MAX_PROGRESS_EVENTS, RELEASE_DELAY_MS, TaskNotFound, TaskStore, type NewTask, type StorePolicy } from '../../daemons/coordinator/task-store.js';
+import { MAX_PROGRESS_EVENTS, MAX_STALE_EVENTS, RELEASE_DELAY_MS, TaskNotFound, TaskStore, type NewTask, type StorePolicy } from '../../daemons/coordinator/task-store.js';
 import { CccError } from '../../daemons/shared/errors.js';
 import { memoryLogger, onCleanup, tempDir } from '../helpers.js';
 
@@ -219,6 +219,18 @@ describe('fencing of agent messages', () => {
     expect(stale).toHaveLength(2);
     expect(stale[0]).toMatchObject({ attempt: 1, agentId: 'frontend', message: 'ignored a succeeded result for attempt 1 (current attempt 1, running)' });
     expect(stale[1]).toMatchObject({ attempt: 2, agentId: 'backend' });
+  });
+
+  it('keeps at most MAX_STALE_EVENTS stale-ignored events per task; the last says the rest are not kept', () => {
+    const { store } = setup();
+    const { id, ref } = running(store);
+    for (let i = 0; i < MAX_STALE_EVENTS + 50; i++) expect(store.finish({ taskId: id, attempt: 7 + i }, 'backend', ok())).toBeUndefined();
+    const stale = store.events(id).filter((e) => e.kind === 'stale-ignored');
+    expect(stale).toHaveLength(MAX_STALE_EVENTS);
+    expect(stale.at(-1)!.message).toContain(`${MAX_STALE_EVENTS} stale results recorded, further ones are ignored without an event`);
+    expect(stale.at(-2)!.message).not.toContain('further');
+    // The task itself is untouched and still finishes.
+    expect(store.finish(ref, 'backend', ok())).toMatchObject({ state: 'succeeded' });
   });
 
   it('a result for a stale attempt never completes the newer one', () => {

@@ -50,10 +50,7 @@ export async function runAgents(api: ApiClient, io: Io, opts: { json: boolean })
   const body = await api.get<{ agents: AgentView[] }>('/agents');
   if (opts.json) io.out(json(body));
   else if (body.agents.length === 0) io.out('no agent has registered yet\n');
-  else {
-    io.out(agentsTable(body.agents, io));
-    for (const a of body.agents) if (a.note) io.out(`${a.id}: ${a.note}\n`);
-  }
+  else io.out(agentsTable(body.agents, io) + body.agents.filter((a) => a.drainReason).map((a) => `${a.id} drains itself: ${a.drainReason}\n`).join(''));
   return EXIT.ok;
 }
 

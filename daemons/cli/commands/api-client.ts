@@ -76,8 +76,9 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  /** `headers` are added to the request (e.g. `idempotency-key`). */
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.request<T>('POST', path, body, headers);
   }
 
   /** GET /healthz (no token): true, or a CliError saying why not. */
@@ -93,8 +94,8 @@ export class ApiClient {
     return res.body!;
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, `/api/v1${path}`, body, true);
+  private async request<T>(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>): Promise<T> {
+    const res = await this.send(method, `/api/v1${path}`, body, true, undefined, extraHeaders);
     if (!res.ok) return this.fail(method, path, res);
     try {
       return (await res.json()) as T;
@@ -103,8 +104,8 @@ export class ApiClient {
     }
   }
 
-  private async send(method: string, path: string, body: unknown, auth: boolean, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async send(method: string, path: string, body: unknown, auth: boolean, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
+    const headers: Record<string, string> = { ...extraHeaders, accept: 'application/json' };
     if (auth) headers.authorization = `Bearer ${this.connection.requireToken()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     // The timeout covers the wait for the response headers only, so a live stream may stay open.

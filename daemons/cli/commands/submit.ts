@@ -1,4 +1,5 @@
 /** `ccc submit`: a task from the command line, as if an issue had been labeled. */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT, type ApiClient, type ExitCode, type Task } from './api-client.js';
 import { json } from './format.js';
@@ -23,11 +24,31 @@ export async function runSubmit(api: ApiClient, io: Io, opts: SubmitOptions): Pr
     ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
     ...(opts.specialty !== undefined ? { specialty: opts.specialty } : {}),
   };
-  const body = await api.post<{ task: Task }>('/tasks', request);
+  const body = await postOnce(api, request);
   const t = body.task;
   if (opts.json) io.out(json(body));
   else io.out(`task ${t.id} submitted (${t.state}, specialty ${t.specialty})\nroute: ${t.routeReason}\n`);
   return EXIT.ok;
+}
+
+/** Tries after a lost connection, before giving up (the coordinator may be restarting). */
+export const SUBMIT_RETRY_DELAYS_MS = [1000, 2000, 4000];
+
+/**
+ * POST /tasks with one Idempotency-Key for this invocation, retried with the same key when the
+ * coordinator cannot be reached: a retry gets the task a lost answer had created, never a second one.
+ */
+async function postOnce(api: ApiClient, request: unknown, delays: readonly number[] = SUBMIT_RETRY_DELAYS_MS): Promise<{ task: Task }> {
+  const headers = { 'idempotency-key': randomUUID() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api.post<{ task: Task }>('/tasks', request, headers);
+    } catch (err) {
+      const retryable = err instanceof CliError && err.exitCode === EXIT.unreachable && attempt < delays.length;
+      if (!retryable) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    }
+  }
 }
 
 function readBody(file: string): string {

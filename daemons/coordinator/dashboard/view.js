@@ -53,7 +53,7 @@ function renderAgents(model, now) {
     setText(part(el, 'agent-name'), agent.id);
     setText(part(el, 'agent-state'), agent.state);
     setText(part(el, 'agent-host'), agent.hostname);
-    setText(part(el, 'agent-note'), agent.note ?? '');
+    setText(part(el, 'agent-note'), agent.drainReason ?? '');
     const chips = part(el, 'chips');
     if (chips.dataset.value !== agent.specialties.join(',')) {
       chips.dataset.value = agent.specialties.join(',');
