@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `npm run rehearse:compose`: the five nodes as containers (deploy/compose/compose.yml) with Podman
-# and podman-compose, checked end to end like `npm run rehearse`: installs what it needs, builds the
-# base image (no registry here) and the bundle, `compose up`, checks, `compose down -v`.
+# `npm run rehearse:compose`: the five nodes as containers (deploy/compose/compose.yml), checked end to
+# end like `npm run rehearse`: installs what it needs, builds the base image (no registry here) and the
+# bundle, `compose up`, checks, `compose down -v`. The engine is Podman behind its Docker-compatible
+# API (a `podman system service` of this run's own, on a socket in .ccc/), driven by Debian's
+# docker-compose 1.29 (Debian 12's podman-compose 1.0.3 ignores fixed addresses and subnets).
 # Progress on stderr, a pass/fail table at the end, exit status 0 only when every check passed.
 #
 # Environment: CCC_COMPOSE_NET (default 10.89.56: the network 10.89.56.0/24, beside the Vagrant
@@ -20,6 +22,7 @@ START=$(date +%s)
 RESULTS=()
 FAILED=0
 UP=no
+SERVICE_PID=
 
 log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -46,7 +49,7 @@ table() {
 }
 
 install_packages() {
-  local pkgs=(podman podman-compose runc debootstrap iptables curl) missing=() p
+  local pkgs=(podman docker-compose runc debootstrap iptables curl) missing=() p
   for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then log "  host packages: all there"; return; fi
   log "  installing ${missing[*]}"
@@ -73,6 +76,21 @@ CONF
   log "  $CONTAINERS_CONF: runc, cgroupfs, nofile $nofile, nproc $nproc"
 }
 
+# Podman's Docker-compatible API on a socket of this run's own (stopped by cleanup).
+engine_api() {
+  local sock=$WORK/podman.sock i
+  rm -f "$sock"
+  podman system service --time=0 "unix://$sock" >"$WORK/service.log" 2>&1 &
+  SERVICE_PID=$!
+  export DOCKER_HOST=unix://$sock
+  for ((i = 0; i < 50; i++)); do
+    if curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then log "  podman system service (pid $SERVICE_PID) on $sock"; return 0; fi
+    sleep 0.2
+  done
+  tail -n 5 "$WORK/service.log" >&2
+  return 1
+}
+
 base_image() {
   CCC_BASE_IMAGE=$("$ROOT/scripts/build-base-image.sh" 2> >(sed 's/^/  /' >&2))
   export CCC_BASE_IMAGE
@@ -93,7 +111,7 @@ bundle() {
 
 secrets() { "$ROOT/scripts/compose-secrets.sh"; }
 
-compose() { podman-compose -p "$PROJECT" -f "$DIR/compose.yml" "$@"; }
+compose() { docker-compose --no-ansi -p "$PROJECT" -f "$DIR/compose.yml" "$@"; }
 
 build() {
   compose build >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; return 1; }
@@ -203,8 +221,8 @@ kill_coordinator() {
   id=$(submit "Compose rehearsal: coordinator kill drill" frontend 'ccc-rehearsal: latency=1500')
   wait_running "$id" || { log "  task $id never ran"; return 1; }
   before=$(SKIP=$id tasks_digest)
-  log "  task $id running on frontend; kill -9 of the coordinator container"
-  podman kill --signal KILL "$(cname coordinator)" >/dev/null
+  log "  task $id running on frontend; compose kill -s SIGKILL coordinator"
+  compose kill -s SIGKILL coordinator >/dev/null 2>&1
   for ((i = 0; i < 30; i++)); do
     [[ $(podman inspect "$(cname coordinator)" --format '{{.State.Status}}') == running ]] && break
     sleep 1
@@ -221,8 +239,8 @@ restart_agent() {
   local id
   id=$(submit "Compose rehearsal: agent restart drill" backend 'ccc-rehearsal: latency=1500')
   wait_running "$id" || { log "  task $id never ran"; return 1; }
-  log "  task $id running on backend; podman restart of the backend container"
-  podman restart --time 90 "$(cname backend)" >/dev/null
+  log "  task $id running on backend; compose restart backend"
+  compose restart -t 90 backend >/dev/null 2>&1
   log "  backend after the restart: $(podman inspect "$(cname backend)" --format '{{.State.Status}}')"
   ended_once "$id" 300
 }
@@ -241,11 +259,25 @@ nothing_left() {
   ! ip -o addr show | grep -q " ${CCC_COMPOSE_NET//./\\.}\.1/" || { log "  an interface still holds $CCC_COMPOSE_NET.1"; return 1; }
 }
 
+# What an earlier run left (one stopped half-way, or with CCC_KEEP=1): removed before this one starts.
+earlier_run() {
+  local left
+  left=$(podman ps -a --format '{{.Names}}' | grep "^${PROJECT}_" || true)
+  left+=$(podman network ls --format '{{.Name}}' | grep "^${PROJECT}_" || true)
+  [[ -n $left ]] || return 0
+  log "  left by an earlier run: $(tr '\n' ' ' <<<"$left"); compose down -v"
+  compose down -v >/dev/null 2>&1 || true
+  podman ps -a --format '{{.Names}}' | grep "^${PROJECT}_" | xargs -r podman rm -f >/dev/null || true
+  podman network ls --format '{{.Name}}' | grep "^${PROJECT}_" | xargs -r podman network rm -f >/dev/null || true
+  podman volume ls --format '{{.Name}}' | grep "^${PROJECT}_" | xargs -r podman volume rm -f >/dev/null || true
+}
+
 cleanup() {
   local status=$?
   if [[ ${CCC_KEEP:-0} != 1 && $UP == yes ]]; then
     log "cleanup: compose down -v"; compose down -v >/dev/null 2>&1 || true
   fi
+  if [[ -n $SERVICE_PID ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
   table
   ((${#MEMORY[@]} == 0)) || printf 'memory of the five nodes and the model (podman stats): %s\n' "$(IFS=';'; echo "${MEMORY[*]}")"
   [[ -z ${COME_UP:-} ]] || printf 'came up (compose up -d to four agents online): %s s\n' "$COME_UP"
@@ -264,9 +296,10 @@ main() {
   URL=http://$CCC_COMPOSE_NET.10:8080
   export CCC_COMPOSE_PORT=${CCC_COMPOSE_PORT:-$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}
   trap cleanup EXIT
-  step "host packages (podman, podman-compose, runc, debootstrap)" install_packages
+  step "host packages (podman, docker-compose, runc, debootstrap)" install_packages
   engine_settings
-  if podman ps -a --format '{{.Names}}' | grep -q "^${PROJECT}_"; then log "  containers of an earlier run: compose down -v"; compose down -v >/dev/null 2>&1 || true; fi
+  step "engine: podman system service (Docker API) on a socket of its own" engine_api
+  earlier_run
   step "base image (debootstrap Debian 12 → podman import)" base_image
   step "bundle (npm run bundle)" bundle
   step "secrets (coordinator.env, agent.env: mode 0600)" secrets
