@@ -229,13 +229,15 @@ ended_once() { # ID TIMEOUT — succeeded, with exactly one terminal event
   [[ $(json 'j.task.state' <<<"$t") == succeeded && $terminal == 1 ]]
 }
 
-tasks_digest() { api "$URL/api/v1/tasks?limit=100" | json 'j.tasks.filter(t=>t.id!==process.env.SKIP).map(t=>t.id+":"+t.state).sort().join(" ")'; }
+tasks_digest() { # EXCEPT_ID → "id:state …" of every other task
+  api "$URL/api/v1/tasks?limit=100" | json "j.tasks.filter(t=>t.id!==$1).map(t=>t.id+':'+t.state).sort().join(' ')"
+}
 
 kill_coordinator() {
   local id before after i
   id=$(submit "Compose rehearsal: coordinator kill drill" frontend 'ccc-rehearsal: latency=1500')
   wait_running "$id" || { log "  task $id never ran"; return 1; }
-  before=$(SKIP=$id tasks_digest)
+  before=$(tasks_digest "$id")
   log "  task $id running on frontend; compose kill -s SIGKILL coordinator"
   compose kill -s SIGKILL coordinator >/dev/null 2>&1
   log "  coordinator after the kill: $(podman inspect "$(cname coordinator)" --format '{{.State.Status}} (exit code {{.State.ExitCode}})')"
@@ -250,7 +252,7 @@ kill_coordinator() {
   fi
   for ((i = 0; i < 60; i++)); do api "$URL/readyz" >/dev/null 2>&1 && break; sleep 1; done
   ended_once "$id" 300 || return 1
-  after=$(SKIP=$id tasks_digest)
+  after=$(tasks_digest "$id")
   [[ $before == "$after" ]] || { log "  tasks before the kill: $before"; log "  tasks after: $after"; return 1; }
   log "  the other $(wc -w <<<"$after") tasks are as they were"
 }
