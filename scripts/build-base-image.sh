@@ -55,6 +55,9 @@ main() {
   log "podman import $tarball → $image"
   podman import --quiet --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["/bin/bash"]' "$tarball" "$image" >/dev/null
+  # Older recipes' images and tarballs.
+  podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/ccc-base:' | grep -vxF "$image" | xargs -r podman rmi >/dev/null 2>&1 || true
+  find "$CACHE" -maxdepth 1 -name 'ccc-base-*.tar' ! -name "$(basename "$tarball")" -delete
   printf '%s\n' "$image"
 }
 

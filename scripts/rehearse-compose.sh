@@ -115,6 +115,8 @@ compose() { docker-compose --no-ansi -p "$PROJECT" -f "$DIR/compose.yml" "$@"; }
 
 build() {
   compose build >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; return 1; }
+  # The image a rebuild replaced (and its layers), not anyone else's.
+  podman image prune -f --filter label=io.ccc.image=node >/dev/null || true
   log "  image: $(podman image inspect localhost/ccc-node:latest --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
 }
 
