@@ -10,7 +10,7 @@
 set -euo pipefail
 
 readonly SUITE=bookworm
-readonly PACKAGES=ca-certificates,git,tini,bubblewrap,procps
+readonly PACKAGES=ca-certificates,git,tini,bubblewrap,socat,procps
 readonly CACHE=${CCC_BOX_CACHE:-/var/cache/ccc-boxes}
 
 log() { printf 'build-base-image: %s\n' "$*" >&2; }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # PID 2 of every node (tini is PID 1): what systemd's units and provision/*.sh do on the machines.
 #   coordinator       seeds demo/app in the local forge once, then runs the coordinator
-#   agent             runs the agent named by CCC_AGENT_ID (the local forge's push token is the agent token)
+#   agent             runs the agent named by CCC_AGENT_ID (enrolled once; its own credential pushes)
 #   rehearsal-model   the scripted Messages API on port 8090
 set -eu
 app=/opt/ccc/app
@@ -15,9 +15,8 @@ case $role in
     fi
     exec node "$app/dist/daemons/cli/main.js" coordinator ;;
   agent)
+    # It enrolls with the join token once; its own credential (in the data volume) pushes to the forge.
     export CCC_DATA_DIR=/var/lib/ccc/agent HOME=/var/lib/ccc/agent
-    : "${CCC_GIT_PUSH_TOKEN:=${CCC_AGENT_TOKEN:-}}"
-    export CCC_GIT_PUSH_TOKEN
     exec node "$app/dist/daemons/cli/main.js" agent ;;
   rehearsal-model)
     exec node "$app/dist/daemons/cli/main.js" rehearsal-model --host 0.0.0.0 --port 8090 ;;
