@@ -28,7 +28,7 @@ tools() {
 }
 
 shell_scripts() {
-  shellcheck -x "$ROOT"/provision/*.sh "$ROOT"/scripts/*.sh "$ROOT/scripts/provision-host"
+  shellcheck -x "$ROOT"/provision/*.sh "$ROOT"/scripts/*.sh "$ROOT"/scripts/lib/*.sh "$ROOT/scripts/provision-host"
 }
 
 vagrant_validate() {

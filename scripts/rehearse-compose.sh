@@ -12,6 +12,9 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib/rehearsal.sh
+source "$ROOT/scripts/lib/rehearsal.sh"
+REHEARSAL="compose rehearsal"
 DIR=$ROOT/deploy/compose
 WORK=$ROOT/.ccc/compose-rehearsal
 PROJECT=ccc-rehearsal
@@ -24,29 +27,6 @@ FAILED=0
 UP=no
 SERVICE_PID=
 
-log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-check() {
-  local name=$1 t0=$SECONDS; shift
-  log "check: $name"
-  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s"); log "  pass: $name"
-  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); log "  FAIL: $name"; fi
-}
-
-step() {
-  local name=$1 t0=$SECONDS; shift
-  log "step: $name"
-  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s")
-  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); die "$name failed"; fi
-}
-
-table() {
-  local r
-  printf '\n%-6s %-72s %s\n' result check time
-  for r in "${RESULTS[@]}"; do IFS='|' read -r a b c <<<"$r"; printf '%-6s %-72s %s\n' "$a" "$b" "$c"; done
-  printf '\ncompose rehearsal: %d checks, %d failed, %d s in all\n' "${#RESULTS[@]}" "$FAILED" "$(($(date +%s) - START))"
-}
 
 install_packages() {
   local pkgs=(podman docker-compose runc debootstrap iptables curl) missing=() p
@@ -136,7 +116,6 @@ up() {
 
 cname() { printf '%s_%s_1\n' "$PROJECT" "$1"; }
 api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
-json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const f=new Function('j','return ('+process.argv[1]+')');const v=f(j);console.log(typeof v==='string'?v:JSON.stringify(v))})" "$1"; }
 online() { api "$URL/api/v1/agents" | json 'j.agents.filter(a=>a.state==="online").map(a=>a.id+"@"+a.address).sort().join(" ")'; }
 
 running_and_healthy() {
@@ -174,21 +153,6 @@ memory() { # LABEL [SAMPLE]
   MEMORY+=("$1: ${sample%% *} MiB")
 }
 idle_memory() { memory "idle"; }
-
-submit() { # TITLE SPECIALTY [BODY] → task id
-  api -X POST "$URL/api/v1/tasks" -d "{\"title\":\"$1\",\"labels\":[\"ccc:$2\"],\"repo\":\"demo/app\",\"body\":\"${3:-}\"}" | json 'j.task.id'
-}
-
-wait_final() { # ID TIMEOUT → final task JSON
-  local id=$1 deadline=$((SECONDS + $2)) t state
-  while ((SECONDS < deadline)); do
-    t=$(api "$URL/api/v1/tasks/$id" 2>/dev/null) || { sleep 1; continue; }
-    state=$(json 'j.task.state' <<<"$t")
-    case $state in succeeded | failed | cancelled) printf '%s\n' "$t"; return 0 ;; esac
-    sleep 1
-  done
-  return 1
-}
 
 wait_running() { # ID [N]
   local i

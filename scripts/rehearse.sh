@@ -13,6 +13,9 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib/rehearsal.sh
+source "$ROOT/scripts/lib/rehearsal.sh"
+REHEARSAL="rehearsal"
 WORK=$ROOT/.ccc/rehearsal
 BRIDGE=${CCC_LXC_BRIDGE:-cccbr0}
 NODES=(coordinator backend frontend testing devops)
@@ -24,31 +27,6 @@ FAILED=0
 MADE_BRIDGE=no
 STARTED_LXC_NET=no
 
-log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# check NAME COMMAND… — runs a check, records pass/fail with its time.
-check() {
-  local name=$1 t0=$SECONDS; shift
-  log "check: $name"
-  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s"); log "  pass: $name"
-  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); log "  FAIL: $name"; fi
-}
-
-# step NAME COMMAND… — a step the rest depends on: recorded, and the run stops if it fails.
-step() {
-  local name=$1 t0=$SECONDS; shift
-  log "step: $name"
-  if "$@"; then RESULTS+=("PASS|$name|$((SECONDS - t0)) s")
-  else RESULTS+=("FAIL|$name|$((SECONDS - t0)) s"); FAILED=$((FAILED + 1)); die "$name failed"; fi
-}
-
-table() {
-  local r
-  printf '\n%-6s %-72s %s\n' result check time
-  for r in "${RESULTS[@]}"; do IFS='|' read -r a b c <<<"$r"; printf '%-6s %-72s %s\n' "$a" "$b" "$c"; done
-  printf '\nrehearsal: %d checks, %d failed, %d s in all\n' "${#RESULTS[@]}" "$FAILED" "$(($(date +%s) - START))"
-}
 
 install_packages() {
   local pkgs=(vagrant vagrant-lxc lxc lxc-templates debootstrap dnsmasq-base iptables bridge-utils openssh-client sudo pigz curl rsync) missing=() p
@@ -99,7 +77,6 @@ vagrant_up() {
 
 on() { local node=$1; shift; ssh -F "$WORK/ssh-config" -o LogLevel=ERROR "$node" "$@"; }
 api() { curl -fsS --cacert "$CA" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
-json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const f=new Function('j','return ('+process.argv[1]+')');const v=f(j);console.log(typeof v==='string'?v:JSON.stringify(v))})" "$1"; }
 
 units_active() {
   local n unit ok=0 state
@@ -154,21 +131,6 @@ impostor_refused() {
   state=$(api "$URL/api/v1/agents" | json 'j.agents.find(a=>a.id==="backend").state')
   log "  join token as backend: $answer · backend $state"
   [[ $answer == 'refused: already_enrolled' && $state == online ]]
-}
-
-submit() { # TITLE SPECIALTY [BODY] → task id
-  api -X POST "$URL/api/v1/tasks" -d "{\"title\":\"$1\",\"labels\":[\"ccc:$2\"],\"repo\":\"demo/app\",\"body\":\"${3:-}\"}" | json 'j.task.id'
-}
-
-wait_final() { # ID TIMEOUT → final task JSON
-  local id=$1 deadline=$((SECONDS + $2)) t state
-  while ((SECONDS < deadline)); do
-    t=$(api "$URL/api/v1/tasks/$id")
-    state=$(json 'j.task.state' <<<"$t")
-    case $state in succeeded | failed | cancelled) printf '%s\n' "$t"; return 0 ;; esac
-    sleep 1
-  done
-  return 1
 }
 
 one_task_per_specialty() {
