@@ -7,7 +7,7 @@
 # Progress on stderr, a pass/fail table at the end, exit status 0 only when every check passed.
 #
 # Environment: CCC_COMPOSE_NET (default 10.89.56: the network 10.89.56.0/24, beside the Vagrant
-# machines' 192.168.56.0/24), CCC_NODE_MAJOR (as `npm run rehearse`), CCC_KEEP=1 (leave it up).
+# machines' 192.168.56.0/24), CCC_NODE_MAJOR (default 24, 22 allowed, as `npm run rehearse`), CCC_KEEP=1 (leave it up).
 # Needs root. Traffic stays on the network compose makes (and removes) and on loopback.
 set -Eeuo pipefail
 
@@ -76,15 +76,10 @@ base_image() {
   export CCC_BASE_IMAGE
 }
 
-node_major() {
-  if [[ -n ${CCC_NODE_MAJOR:-} ]]; then echo "$CCC_NODE_MAJOR"; return; fi
-  if [[ -n ${CCC_NODE_HEADERS:-} ]] || grep -q 'define NODE_MAJOR_VERSION 22$' /usr/include/node/node_version.h 2>/dev/null; then echo 22
-  else node -p 'process.versions.node.split(".")[0]'; fi
-}
-
 bundle() {
   local file
-  file=$(cd "$ROOT" && CCC_NODE_MAJOR=$(node_major) npm run -s bundle 2> >(sed 's/^/  /' >&2) | tail -n1)
+  # Node 24 unless CCC_NODE_MAJOR says 22: bundle.sh builds better-sqlite3 against the staged package's headers.
+  file=$(cd "$ROOT" && npm run -s bundle 2> >(sed 's/^/  /' >&2) | tail -n1)
   [[ -f $file ]] || { log "  npm run bundle printed no archive"; return 1; }
   ln -f "$file" "$DIR/ccc-bundle.tar.gz" 2>/dev/null || cp "$file" "$DIR/ccc-bundle.tar.gz"
 }
