@@ -7,7 +7,8 @@
  * in the task, and hooks (made executable by the drill afterwards, as Bash in
  * the sandbox could). Then a second, harmless issue runs on the same
  * repository. Each planted command would create a marker file: none may
- * exist, both issues must become pushed branches with pull requests.
+ * exist, both issues must become pushed branches with pull requests. The
+ * agents run with `agent.sandbox: off`, so that the plants really land.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -37,7 +38,12 @@ async function run(drill: Drill, opts: DrillOptions): Promise<TaskWithEvents[]> 
   const pushToken = `ghs_drill${randomBytes(16).toString('hex')}`;
   drill.secrets.push(apiKey, pushToken);
   const executor = { ...claudeExecutor(30), maxTurns: 30 };
-  await drill.start(drillCluster({ maxAttempts: 1, leaseSeconds: 5, heartbeatSeconds: 0.5 }, executor), {
+  // The sandbox off (the operator's explicit choice): with it on, the cached clone is read-only and no plant
+  // lands (test/agent/model-reach-escapes.test.ts). Here the plants must land, so that what is tried is the
+  // agent's own git reading nothing the model wrote.
+  const cluster = drillCluster({ maxAttempts: 1, leaseSeconds: 5, heartbeatSeconds: 0.5 }, executor);
+  cluster.agent = { ...(cluster.agent as Record<string, unknown>), sandbox: 'off' };
+  await drill.start(cluster, {
     model: 'anthropic',
     agentEnv: { CCC_ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: apiKey, CCC_GIT_PUSH_TOKEN: pushToken },
   });

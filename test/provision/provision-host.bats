@@ -43,7 +43,7 @@ teardown() { rm -rf "$SCRATCH"; }
 @test "provision-host exits 0 for a coordinator too" {
   run bash "$HOST_SCRIPT" coordinator ops@10.0.0.10
   [ "$status" -eq 0 ]
-  [[ $output == *"The agents need its agent token"* ]]
+  [[ $output == *"The agents need its join token"* && $output == *"CCC_TLS_CA_FILE"* ]]
 }
 
 @test "provision-host exits 1 when the provisioning on the machine fails, and says so" {
