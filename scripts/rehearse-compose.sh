@@ -159,7 +159,7 @@ wait_running() { # ID [N]
 }
 
 one_task_per_specialty() {
-  local a id t ok=0 ids=() i sample peak='0 -' running
+  local a ok=0 ids=() i sample peak='0 -' running
   # A little latency per model turn, so that the four run at once while the memory is read.
   for a in "${AGENTS[@]}"; do ids+=("$(submit "Compose rehearsal: $a change" "$a" 'ccc-rehearsal: latency=1000')"); done
   for ((i = 0; i < 120; i++)); do
@@ -172,12 +172,7 @@ one_task_per_specialty() {
     sleep 1
   done
   if [[ ${peak%% *} == 0 ]]; then log "  the four tasks never ran at once"; ok=1; else memory "four tasks running (peak)" "$peak"; fi
-  for i in "${!AGENTS[@]}"; do
-    a=${AGENTS[$i]} id=${ids[$i]}
-    t=$(wait_final "$id" 240) || { log "  task $id ($a) did not finish"; ok=1; continue; }
-    log "  task $id: $(json '[j.task.state, j.task.agentId, j.task.pullRequest && j.task.pullRequest.url, j.task.result && j.task.result.summary.slice(0,60)].join(" · ")' <<<"$t")"
-    [[ $(json 'j.task.state + " " + j.task.agentId + " " + Boolean(j.task.pullRequest)' <<<"$t") == "succeeded $a true" ]] || ok=1
-  done
+  each_on_its_agent "${ids[@]}" || ok=1
   log "  forge branches: $(podman exec "$(cname coordinator)" git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git branch --list 'ccc/*' | tr -s ' \n' ' ')"
   return "$ok"
 }

@@ -134,14 +134,9 @@ impostor_refused() {
 }
 
 one_task_per_specialty() {
-  local a id t ok=0 ids=()
+  local a ok=0 ids=()
   for a in "${AGENTS[@]}"; do ids+=("$(submit "Rehearsal: $a change" "$a")"); done
-  for i in "${!AGENTS[@]}"; do
-    a=${AGENTS[$i]} id=${ids[$i]}
-    t=$(wait_final "$id" 240) || { log "  task $id ($a) did not finish"; ok=1; continue; }
-    log "  task $id: $(json '[j.task.state, j.task.agentId, j.task.pullRequest && j.task.pullRequest.url, j.task.result && j.task.result.summary.slice(0,60)].join(" · ")' <<<"$t")"
-    [[ $(json 'j.task.state + " " + j.task.agentId + " " + Boolean(j.task.pullRequest)' <<<"$t") == "succeeded $a true" ]] || ok=1
-  done
+  each_on_its_agent "${ids[@]}" || ok=1
   # The branches are really in the coordinator's bare repository (pushed over /git/ from the agents).
   log "  forge branches: $(on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git branch --list 'ccc/*' | tr -s ' \n' ' ')"
   return "$ok"

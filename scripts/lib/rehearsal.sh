@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the rehearsals (scripts/rehearse.sh, scripts/rehearse-compose.sh): progress lines, checks
 # and steps recorded for the closing pass/fail table, and the API calls every rehearsal makes. The
-# caller sets REHEARSAL (its name in the summary line), START and RESULTS=() FAILED=0, and defines
+# caller sets REHEARSAL (its name in the summary line), START, RESULTS=() FAILED=0 and AGENTS, and defines
 # api() (curl with its admin token, and its CA where it has one) and URL.
 
 log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
@@ -46,4 +46,17 @@ wait_final() { # ID TIMEOUT → final task JSON (a coordinator that does not ans
     sleep 1
   done
   return 1
+}
+
+# each_on_its_agent ID… — the tasks (one per agent of AGENTS, in order) each succeeded on that agent
+# with a pull request; logs one line per task.
+each_on_its_agent() {
+  local ids=("$@") i a id t ok=0
+  for i in "${!AGENTS[@]}"; do
+    a=${AGENTS[$i]} id=${ids[$i]}
+    t=$(wait_final "$id" 240) || { log "  task $id ($a) did not finish"; ok=1; continue; }
+    log "  task $id: $(json '[j.task.state, j.task.agentId, j.task.pullRequest && j.task.pullRequest.url, j.task.result && j.task.result.summary.slice(0,60)].join(" · ")' <<<"$t")"
+    [[ $(json 'j.task.state + " " + j.task.agentId + " " + Boolean(j.task.pullRequest)' <<<"$t") == "succeeded $a true" ]] || ok=1
+  done
+  return "$ok"
 }
