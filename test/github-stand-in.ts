@@ -63,6 +63,12 @@ export async function githubStandIn(opts: { failFirstPull?: boolean; failPulls?:
     pulls.push(pr);
     res.status(201).json(pr);
   });
+  app.patch('/repos/:owner/:repo/pulls/:n', (req, res) => {
+    const pr = pulls.find((p) => p.number === Number(req.params.n));
+    if (!pr) { res.status(404).json({ message: 'Not Found' }); return; }
+    if (typeof req.body.body === 'string') pr.body = req.body.body;
+    res.json(pr);
+  });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   onCleanup(() => new Promise<void>((r) => server.close(() => r())));

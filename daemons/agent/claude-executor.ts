@@ -99,7 +99,7 @@ export class ClaudeExecutor implements Executor {
     const stderrTail: string[] = [];
     run = supervise({
       program: opened.program, args, cwd: opened.cwd, env: opened.env,
-      stdin: buildPrompt(execution.task, execution.taskId),
+      stdin: buildPrompt(execution.task, execution.taskId, execution.stepDiffs),
       signal: hooks.signal,
       timeoutMs: c.timeoutSeconds * 1000,
       idleTimeoutMs: c.idleTimeoutSeconds * 1000,

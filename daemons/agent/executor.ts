@@ -9,6 +9,8 @@ export interface Execution {
   workDir: string;
   /** A push credential for this task only (GitHub App installation token), used instead of CCC_GIT_PUSH_TOKEN. */
   pushToken?: string;
+  /** For a plan's step: what each earlier step's commit changed (commit → `git show`), for the prompt. */
+  stepDiffs?: Record<string, string>;
 }
 
 export interface ExecutionHooks {

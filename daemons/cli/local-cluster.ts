@@ -55,6 +55,8 @@ export interface LocalCluster {
   url: string;
   /** The rehearsal model's URL, when it runs. */
   modelUrl: string | undefined;
+  /** The rehearsal model itself, when it runs (tests and drills change its fault while it runs). */
+  model: ModelServer | undefined;
   /** Directory of the local forge's bare repositories (demo/app.git …). */
   forgeRoot: string;
   adminToken: string;
@@ -133,7 +135,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       if (i === 0) await waitForLine(node, (l) => (l.msg === 'coordinator listening' ? true : undefined), timeoutMs);
       return node;
     };
-    return { url, modelUrl: model?.url, forgeRoot, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, restart, stop };
+    return { url, modelUrl: model?.url, model, forgeRoot, adminToken: secrets.CCC_ADMIN_TOKEN, secretsFile, nodes, restart, stop };
   } catch (err) {
     await stop();
     throw err;

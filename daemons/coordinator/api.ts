@@ -7,7 +7,8 @@ import type { AgentRegistry } from './agent-registry.js';
 import { identityRoutes, type IdentityDeps } from './identity/routes.js';
 import type { LiveStream } from './live-stream.js';
 import type { LocalForge } from './local-forge.js';
-import { taskSpecialty, type SpecialtyPolicy } from './new-task.js';
+import { createWork, type SpecialtyPolicy } from './new-task.js';
+import type { Plans } from './plans/plans.js';
 import { HttpError } from './http-error.js';
 import type { IdempotencyKeys } from './idempotency.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
@@ -36,6 +37,7 @@ const taskIdSchema = z.coerce.number().int().positive();
 
 export interface ApiDeps {
   store: TaskStore;
+  plans: Plans;
   registry: AgentRegistry;
   scheduler: Scheduler;
   adminToken: string;
@@ -84,7 +86,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const parsed = newTaskSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
-    const create = () => store.create({ ...spec, ...taskSpecialty(spec, deps.specialties) });
+    const create = () => createWork(store, deps.plans, spec, deps.specialties);
     const key = req.get('idempotency-key');
     const { task, created } = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
     if (!created) {

@@ -17,6 +17,11 @@ function labelSpecialty(label: string): string | undefined {
   return SPECIALTY_PATTERN.test(name) && !STATUS_LABELS.includes(name) ? name : undefined;
 }
 
+/** Every specialty the `ccc:<specialty>` labels name, in label order. */
+export function labelSpecialties(labels: readonly string[]): string[] {
+  return labels.flatMap((label) => labelSpecialty(label) ?? []);
+}
+
 /** Default keywords per specialty; cluster.yml `routing.keywords` replaces them. Order breaks ties. */
 export const DEFAULT_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
   backend: ['backend', 'api', 'endpoint', 'server', 'database', 'sql', 'postgres', 'mysql', 'sqlite', 'migration', 'schema', 'python', 'django', 'flask', 'fastapi', 'graphql', 'rest', 'orm', 'query'],

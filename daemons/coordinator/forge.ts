@@ -31,6 +31,8 @@ export interface Forge {
   /** Puts `label` on the issue and takes the other ccc status labels off (null: only take them off). */
   setStatusLabel(repo: string, issue: number, label: StatusLabel | null, onPullRequest?: boolean): Promise<void>;
   openPullRequest(pr: NewPullRequest): Promise<PullRequestRef>;
+  /** Replaces a pull request's description (a plan's, as its steps finish). */
+  updatePullRequestBody(repo: string, number: number, body: string): Promise<void>;
   /** The open pull request whose head is `head` in `repo`, if there is one. */
   findOpenPullRequest(repo: string, head: string): Promise<PullRequestRef | undefined>;
   /** A draft whose work a follow-up completed is ready for review (the local forge; GitHub needs GraphQL for it, not done). */

@@ -87,6 +87,10 @@ export class GitHubForge implements Forge {
     return { number: data.number, url: data.html_url };
   }
 
+  async updatePullRequestBody(repo: string, number: number, body: string): Promise<void> {
+    await this.octokit.rest.pulls.update({ ...split(repo), pull_number: number, body });
+  }
+
   async findOpenPullRequest(repo: string, head: string): Promise<PullRequestRef | undefined> {
     const { owner, repo: name } = split(repo);
     const { data } = await this.octokit.rest.pulls.list({ owner, repo: name, head: `${owner}:${head}`, state: 'open', per_page: 1 });

@@ -79,6 +79,10 @@ export class LocalForge implements Forge {
     return { number, url: this.urlOf(number) };
   }
 
+  async updatePullRequestBody(repo: string, number: number, body: string): Promise<void> {
+    this.db.prepare('UPDATE forge_pull_requests SET body = ? WHERE repo = ? AND number = ?').run(body, repo, number);
+  }
+
   async findOpenPullRequest(repo: string, head: string): Promise<PullRequestRef | undefined> {
     const row = this.db.prepare<[string, string], { number: number }>("SELECT number FROM forge_pull_requests WHERE repo = ? AND head = ? AND state = 'open' ORDER BY number DESC LIMIT 1").get(repo, head);
     return row && { number: row.number, url: this.urlOf(row.number) };

@@ -163,4 +163,21 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
   `,
+  `
+  -- Plans (docs/plans.md): a plan is a task row of kind 'plan' that no agent runs; its steps are ordinary
+  -- tasks that name it (plan_id) and their place in it (step_index, from 0). plan_steps is the plan's list
+  -- of {specialty, goal}; a step's task row is created when the step before it has succeeded.
+  ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task' CHECK (kind IN ('task', 'plan'));
+  ALTER TABLE tasks ADD COLUMN plan_id INTEGER REFERENCES tasks (id);
+  ALTER TABLE tasks ADD COLUMN step_index INTEGER;
+  ALTER TABLE tasks ADD COLUMN plan_steps TEXT;
+  CREATE UNIQUE INDEX tasks_plan_step ON tasks (plan_id, step_index) WHERE plan_id IS NOT NULL;
+  -- A plan's result adds up its steps' costs: only the steps' own results are costs.
+  DROP TRIGGER tasks_cost;
+  CREATE TRIGGER tasks_cost AFTER UPDATE OF result ON tasks
+    WHEN NEW.kind = 'task' AND NEW.result IS NOT NULL AND OLD.result IS NOT NEW.result AND json_extract(NEW.result, '$.costUsd') > 0 BEGIN
+    INSERT INTO task_costs (task_id, attempt, at, agent_id, repo, usd)
+      VALUES (NEW.id, NEW.attempt, NEW.updated_at, coalesce(NEW.agent_id, OLD.agent_id), NEW.repo, json_extract(NEW.result, '$.costUsd'));
+  END;
+  `,
 ];

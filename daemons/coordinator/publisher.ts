@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../shared/log.js';
 import type { Forge, StatusLabel } from './forge.js';
-import type { Task } from './task-model.js';
+import type { Task, TaskResult } from './task-model.js';
 import type { TaskStore } from './task-store.js';
 import { PUBLISH_FAILED, pullRequestBody, trackingComment } from './tracking-comment.js';
 
@@ -20,6 +20,8 @@ const FINAL = ['succeeded', 'failed', 'cancelled'];
 export class Publisher {
   /** One chain of updates per issue (or per task without one), so an issue's label is never raced. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** The description each open plan's pull request has, so it is edited only when a step changed it. */
+  private readonly pullBodies = new Map<number, string>();
   /** What each unfinished task's issue already shows, so an unchanged comment or label is not written again. */
   private readonly shown = new Map<number, { comment: string; label: StatusLabel | null }>();
 
@@ -49,7 +51,10 @@ export class Publisher {
       this.chains.delete(key);
       // Nothing more queued: a finished task's issue will not change again unless it is retried.
       const state = this.store.get(taskId)?.state;
-      if (!state || FINAL.includes(state)) this.shown.delete(taskId);
+      if (!state || FINAL.includes(state)) {
+        this.shown.delete(taskId);
+        this.pullBodies.delete(taskId);
+      }
     });
   }
 
@@ -57,10 +62,13 @@ export class Publisher {
   private async publish(taskId: number): Promise<void> {
     let task = this.store.get(taskId);
     const repo = task?.repo;
-    if (!task || !repo) return;
+    // A plan's step is shown by its plan (announced with every change of a step).
+    if (!task || !repo || task.planId !== null) return;
     if (needsPullRequest(task)) {
       await this.openPullRequest(task, repo);
       task = this.store.get(taskId)!;
+    } else if (task.kind === 'plan' && task.pullRequest) {
+      await this.updatePlanPull(task, repo);
     }
     const r = task.result;
     if (task.state === 'succeeded' && task.followUp && task.pullRequest && r?.commit && !r.incomplete) await this.forge.markReady?.(repo, task.pullRequest.number);
@@ -87,9 +95,17 @@ export class Publisher {
     this.shown.set(taskId, { comment, label });
   }
 
+  /** A plan's pull request describes its steps: edited as they finish (a failure is logged; the next change tries again). */
+  private async updatePlanPull(plan: Task, repo: string): Promise<void> {
+    const body = pullRequestBody(plan);
+    if (this.pullBodies.get(plan.id) === body) return;
+    await this.forge.updatePullRequestBody(repo, plan.pullRequest!.number, body);
+    this.pullBodies.set(plan.id, body);
+  }
+
   /** Reuses the open pull request of the branch, or opens one (a draft for work kept at a limit); a failure is recorded, not thrown. */
   private async openPullRequest(task: Task, repo: string): Promise<void> {
-    const r = task.result!;
+    const r = task.kind === 'plan' ? planPushed(this.store, task) : task.result!;
     const head = r.branch!;
     try {
       let pr = await this.forge.findOpenPullRequest(repo, head);
@@ -109,6 +125,7 @@ export class Publisher {
         this.log.info({ taskId: task.id, pr: pr.number, url: pr.url, draft }, 'pull request opened');
       }
       this.store.setPullRequest(task.id, pr);
+      if (task.kind === 'plan') this.pullBodies.set(task.id, pullRequestBody(task));
     } catch (err) {
       const why = (err as Error).message.slice(0, 500);
       this.log.error({ taskId: task.id, forge: this.forge.name, err: why }, 'could not open the pull request');
@@ -117,12 +134,19 @@ export class Publisher {
   }
 }
 
-/** A pushed branch with no pull request yet: on success, or kept at a limit. */
+/** A pushed branch with no pull request yet: on success, or kept at a limit; for a plan, as soon as a step pushed. */
 function needsPullRequest(task: Task): boolean {
+  if (task.kind === 'plan') return !task.pullRequest && Boolean(task.branch) && (task.steps ?? []).some((s) => s.commit);
   const r = task.result;
   if (!r?.branch || !r.commit || task.pullRequest) return false;
   if (task.state === 'succeeded') return true;
   return task.state === 'failed' && Boolean(r.incomplete);
+}
+
+/** The branch and base a plan's first pushing step left, as a result the pull request can be opened from. */
+function planPushed(store: TaskStore, plan: Task): Pick<TaskResult, 'branch' | 'base' | 'incomplete'> {
+  const pushed = store.stepsOf(plan.id).map((row) => (row.result ? (JSON.parse(row.result) as TaskResult) : undefined)).find((r) => r?.commit);
+  return { branch: plan.branch, base: pushed?.base ?? null, incomplete: null };
 }
 
 function statusLabel(task: Task): StatusLabel | null {

@@ -4,7 +4,7 @@
  * silent agents on a timer.
  */
 import type { Logger } from '../shared/log.js';
-import type { CoordinatorMessage, TaskSpec } from '../shared/protocol.js';
+import type { CoordinatorMessage, PlanContext, TaskSpec } from '../shared/protocol.js';
 import { toTask, type Task, type TaskRow } from './task-model.js';
 import type { AgentRegistry } from './agent-registry.js';
 import type { TaskStore } from './task-store.js';
@@ -27,7 +27,7 @@ export interface SchedulerOptions {
 const DISPATCH_BATCH = 500;
 
 /** What the agent is told: the task, and for continued work the branch, the request and the session to resume. */
-function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string): TaskSpec {
+function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string, plan: Task | undefined): TaskSpec {
   const task = toTask(row);
   // Only the agent that ran the previous session holds its transcript.
   const resume = previous?.agentId === agentId ? previous.result?.sessionId : undefined;
@@ -37,6 +37,18 @@ function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string): Ta
     ...(resume ? { resumeSessionId: resume } : {}),
     ...(task.followUp ? { followUp: task.followUp } : {}),
     ...(task.context.length ? { context: task.context } : {}),
+    ...(plan?.steps && task.stepIndex !== null ? { plan: planContext(plan, task.stepIndex) } : {}),
+  };
+}
+
+/** The plan as a step's prompt shows it: every step, with the earlier ones' agents, commits and summaries. */
+function planContext(plan: Task, index: number): PlanContext {
+  return {
+    planId: plan.id, index,
+    steps: plan.steps!.map((s) => ({
+      specialty: s.specialty, goal: s.goal, state: s.state, agentId: s.agentId, commit: s.commit,
+      summary: s.index < index ? (s.summary?.slice(0, 4000) ?? null) : null,
+    })),
   };
 }
 
@@ -99,7 +111,7 @@ export class Scheduler {
           agentId: route.agentId,
           message: {
             type: 'task.assign', taskId: row.id, attempt,
-            task: taskSpec(row, previous, route.agentId),
+            task: taskSpec(row, previous, route.agentId, row.plan_id ? this.store.get(row.plan_id) : undefined),
           },
           row,
         });

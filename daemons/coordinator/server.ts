@@ -21,6 +21,7 @@ import { TaskStore } from './task-store.js';
 import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
+import { Plans } from './plans/plans.js';
 import { LiveStream } from './live-stream.js';
 import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
@@ -77,6 +78,8 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
   });
   hub.scheduler = scheduler;
+  const plans = new Plans(store, { log, schedule: () => scheduler.schedule() });
+  plans.resume();
   let url = '';
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
   const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
@@ -98,12 +101,12 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
+    store, plans, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
     idempotency: new IdempotencyKeys(db),
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
-  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log }));
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, plans, scheduler, log }));
   app.use('/git', gitHttp({ root: localForge.root, credentials, pushableRefs: (agentId, repo) => pushableBranches(store, agentId, repo), log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });

@@ -54,8 +54,31 @@ export interface PullRequestRef {
   url: string;
 }
 
+/** One step of a plan as the API shows it: what it is for and how far it got (docs/plans.md). */
+export interface PlanStepView {
+  index: number;
+  specialty: string;
+  goal: string;
+  /** `pending`: the steps before it have not all succeeded, so it has no task yet. */
+  state: TaskState | 'pending';
+  taskId: number | null;
+  agentId: string | null;
+  attempt: number;
+  commit: string | null;
+  costUsd: number | null;
+  turns: number | null;
+  summary: string | null;
+}
+
 export interface Task {
   id: number;
+  /** `plan`: a task no agent runs; its steps are tasks of their own, run one after another. */
+  kind: 'task' | 'plan';
+  /** For a plan's step: the plan, and the step's place in it (from 0). */
+  planId: number | null;
+  stepIndex: number | null;
+  /** For a plan: its steps in order. */
+  steps?: PlanStepView[];
   state: TaskState;
   title: string;
   body: string;
@@ -121,11 +144,19 @@ export interface TaskRow {
   updated_at: number;
   /** GitHub App installation the task's delivery came from (migration 3). */
   installation_id?: number | null;
+  /** Plans (migration 7): see Task.kind, planId, stepIndex; plan_steps is the plan's JSON list of {specialty, goal}. */
+  kind: 'task' | 'plan';
+  plan_id: number | null;
+  step_index: number | null;
+  plan_steps: string | null;
 }
 
 export function toTask(row: TaskRow): Task {
   const task: Task = {
     id: row.id,
+    kind: row.kind ?? 'task',
+    planId: row.plan_id ?? null,
+    stepIndex: row.step_index ?? null,
     state: row.state,
     title: row.title,
     body: row.body,

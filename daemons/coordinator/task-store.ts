@@ -5,52 +5,19 @@
  */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import { CccError } from '../shared/errors.js';
+import { taskStatements, type TaskStatements } from './task-statements.js';
+import { MAX_PROGRESS_EVENTS, MAX_RETRY_BACKOFF_MS, MAX_STALE_EVENTS, RELEASE_DELAY_MS, TaskNotFound, type NewTask, type Revoked, type StorePolicy, type TaskEventOf } from './task-store-types.js';
 import type { ContextComment, FollowUp, TaskRef } from '../shared/protocol.js';
+import { stepViews } from './plans/plan-steps.js';
 import {
   ACTIVE_STATES, IllegalTransition, TASK_STATES, canTransition, toTask,
   type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
 } from './task-model.js';
 
-export interface NewTask {
-  title: string;
-  body: string;
-  labels: string[];
-  repo: string | null;
-  source?: 'api' | 'github';
-  issueNumber?: number | null;
-  specialty: string;
-  specialtyReason: string;
-  /** Continuing work: the branch, the pull request it is on, and the task it follows. */
-  branch?: string | null;
-  pullRequest?: PullRequestRef | null;
-  previousTaskId?: number | null;
-  followUp?: FollowUp | null;
-  context?: ContextComment[];
-}
-
-export interface StorePolicy {
-  maxAttempts: number;
-  retryBackoffMs: number;
-}
-
-/** A task event together with the task it belongs to, as the live stream sends it. */
-export type TaskEventOf = TaskEvent & { taskId: number };
-
-/** The agent to tell when a task it runs is taken from it. */
-export type Revoked = { agentId: string; taskId: number; attempt: number } | null;
-
-/** Progress lines kept per attempt; past this, one 'progress-truncated' event and no more. */
-export const MAX_PROGRESS_EVENTS = 1000;
-/** `stale-ignored` events kept per task; stale results past this are ignored silently. */
-export const MAX_STALE_EVENTS = 20;
-/** Retry backoff doubles per attempt up to this. */
-export const MAX_RETRY_BACKOFF_MS = 10 * 60 * 1000;
-/** A handed-back task waits this long, so an agent that refuses work is not offered it again at once. */
-export const RELEASE_DELAY_MS = 1000;
+export * from './task-store-types.js';
 
 export class TaskStore {
-  private readonly stmt;
+  private readonly stmt: TaskStatements;
   private readonly updates = new Map<string, Statement>();
   private readonly progressCounts = new Map<string, number>();
   private readonly listeners: Array<(task: Task) => void> = [];
@@ -64,32 +31,7 @@ export class TaskStore {
     private readonly policy: StorePolicy,
     private readonly now: () => number = Date.now,
   ) {
-    this.stmt = {
-      insert: db.prepare(`INSERT INTO tasks (state, title, body, labels, repo, source, issue_number, specialty, specialty_reason, route_reason, max_attempts, created_at, updated_at,
-                                             branch, pull_request, pr_number, previous_task_id, follow_up, context)
-                          VALUES ('queued', @title, @body, @labels, @repo, @source, @issueNumber, @specialty, @specialtyReason, @routeReason, @maxAttempts, @now, @now,
-                                  @branch, @pullRequest, @prNumber, @previousTaskId, @followUp, @context)`),
-      latestOfIssue: db.prepare<[string, number], { task_id: number }>(
-        `SELECT e.task_id FROM tasks t JOIN task_events e ON e.task_id = t.id
-         WHERE t.repo = ? AND t.issue_number = ? AND e.kind IN ('created', 'retried') ORDER BY e.id DESC LIMIT 1`),
-      byPull: db.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND pr_number = ? ORDER BY id DESC LIMIT 1'),
-      byIssue: db.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND issue_number = ? ORDER BY id DESC LIMIT 1'),
-      get: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
-      event: db.prepare('INSERT INTO task_events (task_id, at, kind, attempt, agent_id, message) VALUES (?, ?, ?, ?, ?, ?)'),
-      events: db.prepare<[number], { id: number; at: number; kind: string; attempt: number; agent_id: string | null; message: string }>(
-        'SELECT id, at, kind, attempt, agent_id, message FROM task_events WHERE task_id = ? ORDER BY id'),
-      dispatchable: db.prepare<[number, number], TaskRow>(
-        "SELECT * FROM tasks WHERE state = 'queued' AND not_before <= ? ORDER BY id LIMIT ?"),
-      activeByAgent: db.prepare<[], { agent_id: string; n: number }>(
-        "SELECT agent_id, count(*) AS n FROM tasks WHERE state IN ('assigned','running') GROUP BY agent_id"),
-      activeOfAgent: db.prepare<[string], TaskRow>(
-        "SELECT * FROM tasks WHERE agent_id = ? AND state IN ('assigned','running')"),
-      expired: db.prepare<[number], TaskRow>(
-        "SELECT * FROM tasks WHERE state IN ('assigned','running') AND lease_expires_at < ?"),
-      renew: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE agent_id = ? AND state IN ('assigned','running')"),
-      staleCount: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM task_events WHERE task_id = ? AND kind = 'stale-ignored'"),
-      renewAll: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE state IN ('assigned','running')"),
-    };
+    this.stmt = taskStatements(db);
   }
 
   /** Runs `fn` in one transaction (nested calls become savepoints). */
@@ -136,6 +78,10 @@ export class TaskStore {
         previousTaskId: spec.previousTaskId ?? null,
         followUp: spec.followUp ? JSON.stringify(spec.followUp) : null,
         context: spec.context?.length ? JSON.stringify(spec.context) : null,
+        kind: spec.kind ?? 'task',
+        planId: spec.planId ?? null,
+        stepIndex: spec.stepIndex ?? null,
+        planSteps: spec.planSteps ? JSON.stringify(spec.planSteps) : null,
         routeReason: `${spec.specialtyReason}; waiting for an agent`,
         maxAttempts: this.policy.maxAttempts,
         now,
@@ -143,13 +89,40 @@ export class TaskStore {
       const id = Number(lastInsertRowid);
       this.changed.add(id);
       this.addEvent(id, 'created', 0, null, `accepted: ${spec.specialtyReason}`);
-      return toTask(this.row(id)!);
+      return this.shaped(this.row(id)!);
     });
   }
 
   get(id: number): Task | undefined {
     const row = this.row(id);
-    return row && toTask(row);
+    return row && this.shaped(row);
+  }
+
+  /** The task as the API shows it: a plan with its steps' states. */
+  private shaped(row: TaskRow): Task {
+    const task = toTask(row);
+    if (row.kind === 'plan') task.steps = stepViews(row, this.stmt.stepsOf.all(row.id));
+    return task;
+  }
+
+  /** The task rows of a plan's steps that exist so far, in step order. */
+  stepsOf(planId: number): TaskRow[] {
+    return this.stmt.stepsOf.all(planId);
+  }
+
+  /** Plans not yet succeeded, failed or cancelled. */
+  openPlans(): TaskRow[] {
+    return this.stmt.openPlans.all();
+  }
+
+  /** A plan's own state follows its steps (plans.ts): no agent, no lease, no attempt of its own. */
+  setPlanState(id: number, state: TaskState, event: { kind: string; message: string }, result?: TaskResult): void {
+    this.tx(() => {
+      const row = this.row(id);
+      if (!row || row.kind !== 'plan' || row.state === state) return;
+      this.update(id, result ? { state, result: JSON.stringify(result) } : { state });
+      this.addEvent(id, event.kind, 0, null, event.message);
+    });
   }
 
   /** Remembers the pull request opened for a task (not a state change). */
@@ -161,7 +134,7 @@ export class TaskStore {
 
   /** Remembers the GitHub App installation a task's delivery came from (not a state change). */
   setInstallation(id: number, installationId: number): void {
-    this.db.prepare('UPDATE tasks SET installation_id = ? WHERE id = ?').run(installationId, id);
+    this.db.prepare('UPDATE tasks SET installation_id = ? WHERE id = ? OR plan_id = ?').run(installationId, id, id);
   }
 
   /** The installation of the newest task of `repo` that came through the GitHub App, if any. */
@@ -217,7 +190,7 @@ export class TaskStore {
     if (filter.state) { where.push('state = ?'); args.push(filter.state); }
     if (filter.agent) { where.push('agent_id = ?'); args.push(filter.agent); }
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.db.prepare<Array<string | number>, TaskRow>(sql).all(...args, filter.limit ?? 500).map(toTask);
+    return this.db.prepare<Array<string | number>, TaskRow>(sql).all(...args, filter.limit ?? 500).map((row) => this.shaped(row));
   }
 
   /** Queued tasks whose backoff has passed, oldest first. */
@@ -373,10 +346,13 @@ export class TaskStore {
   cancel(id: number, by: string): { task: Task; revoked: Revoked } {
     return this.tx(() => {
       const row = this.mustMove(id, 'cancelled');
-      const revoked: Revoked = ACTIVE_STATES.includes(row.state) && row.agent_id ? { agentId: row.agent_id, taskId: id, attempt: row.attempt } : null;
+      // Cancelling a plan cancels the step under way (its agent is told), and so the plan stops.
+      const step = row.kind === 'plan' ? this.stepsOf(id).find((s) => canTransition(s.state, 'cancelled')) : undefined;
+      const revoked: Revoked = step ? this.cancel(step.id, by).revoked
+        : ACTIVE_STATES.includes(row.state) && row.agent_id ? { agentId: row.agent_id, taskId: id, attempt: row.attempt } : null;
       this.update(id, { state: 'cancelled', lease_expires_at: null });
       this.addEvent(id, 'cancelled', row.attempt, row.agent_id, `cancelled by ${by}`);
-      return { task: toTask(this.row(id)!), revoked };
+      return { task: this.get(id)!, revoked };
     });
   }
 
@@ -387,11 +363,19 @@ export class TaskStore {
       if (row.state !== 'failed' && row.state !== 'cancelled') {
         throw new IllegalTransition(id, row.state, 'queued', 'only a failed or cancelled task can be retried');
       }
-      this.db.prepare('UPDATE tasks SET max_attempts = attempt + ? WHERE id = ?').run(this.policy.maxAttempts, id);
+      // A plan goes on from the step that stopped it: that step runs again, the ones before it stay done.
+      const stopped = row.kind === 'plan' ? this.stepsOf(id).find((s) => s.state === 'failed' || s.state === 'cancelled') : undefined;
+      if (stopped) this.retry(stopped.id, by);
+      else this.db.prepare('UPDATE tasks SET max_attempts = attempt + ? WHERE id = ?').run(this.policy.maxAttempts, id);
       this.update(id, { state: 'queued', agent_id: null, not_before: 0, result: null });
-      this.addEvent(id, 'retried', row.attempt, null, `retried by ${by}`);
-      return toTask(this.row(id)!);
+      this.addEvent(id, 'retried', row.attempt, null, stopped ? `retried by ${by}: from step ${stopped.step_index! + 1} (${stopped.specialty})` : `retried by ${by}`);
+      return this.get(id)!;
     });
+  }
+
+  /** The stored row (plans read their step list from it). */
+  rowOf(id: number): TaskRow | undefined {
+    return this.row(id);
   }
 
   private row(id: number): TaskRow | undefined {
@@ -441,15 +425,14 @@ export class TaskStore {
     for (const event of events) for (const listener of this.eventListeners) listener(event);
     const ids = [...this.changed];
     this.changed.clear();
+    // A step's change changes its plan's view (steps[]), so the plan is announced too, after the step.
+    for (const id of [...ids]) {
+      const planId = this.row(id)?.plan_id;
+      if (planId && !ids.includes(planId)) ids.push(planId);
+    }
     for (const id of ids) {
       const task = this.get(id);
       if (task) for (const listener of this.listeners) listener(task);
     }
-  }
-}
-
-export class TaskNotFound extends CccError {
-  constructor(readonly taskId: number) {
-    super(`task ${taskId} does not exist; \`ccc tasks\` lists the tasks there are`, 'not_found');
   }
 }

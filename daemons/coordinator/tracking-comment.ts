@@ -4,12 +4,14 @@
  * and how to try again — no run ends without saying why.
  */
 import type { Task, TaskEvent } from './task-model.js';
+import { planPullRequestBody, planTrackingComment } from './plans/plan-text.js';
 
 const OUTPUT_LINES = 10;
 /** The event the publisher records when it could not open or reuse the pull request. */
 export const PUBLISH_FAILED = 'publish-failed';
 
 export function trackingComment(task: Task, events: readonly TaskEvent[]): string {
+  if (task.kind === 'plan') return planTrackingComment(task, events);
   const head = `**claude-code-cluster** · task ${task.id} · ${task.specialty}${task.followUp ? ` · follow-up on #${task.followUp.pullRequest}` : ''}`;
   const attempt = `attempt ${task.attempt} of ${task.maxAttempts}`;
   const retry = `To try again, comment \`/ccc retry\` here or run \`ccc retry ${task.id}\`.`;
@@ -56,6 +58,7 @@ export function costLine(task: Task): string {
 }
 
 export function pullRequestBody(task: Task): string {
+  if (task.kind === 'plan') return planPullRequestBody(task);
   const closes = task.issueNumber ? `Closes #${task.issueNumber}\n\n` : '';
   const r = task.result;
   const incomplete = r?.incomplete ? `**Incomplete:** ${r.incomplete}. Comment \`/ccc <what to do>\` on this pull request to continue the work.\n\n` : '';

@@ -12,7 +12,8 @@ import type { Logger } from '../shared/log.js';
 import { MAX_BODY_BYTES } from './api.js';
 import type { Db } from './db.js';
 import { HttpError } from './http-error.js';
-import { specialtyPolicy, taskSpecialty } from './new-task.js';
+import { createWork, specialtyPolicy } from './new-task.js';
+import type { Plans } from './plans/plans.js';
 import type { Scheduler } from './scheduler.js';
 import type { Task, TaskState } from './task-model.js';
 import type { Revoked, TaskStore } from './task-store.js';
@@ -31,6 +32,8 @@ export interface WebhookDeps {
   forge: Forge;
   db: Db;
   store: TaskStore;
+  /** Makes a plan of an issue whose labels name several specialties. */
+  plans: Plans;
   scheduler: Scheduler;
   log: Logger;
 }
@@ -57,7 +60,7 @@ interface Reply {
  *
  * @example app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }))
  */
-export function githubWebhooks({ settings, forge, db, store, scheduler, log }: WebhookDeps): Router {
+export function githubWebhooks({ settings, forge, db, store, plans, scheduler, log }: WebhookDeps): Router {
   const router = express.Router();
   const secret = settings.webhookSecret;
   if (!secret) {
@@ -90,7 +93,7 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log }: W
         const { issue } = intent;
         const current = openTask(issue.repo, issue.issueNumber);
         if (current) return { status: 200, body: { outcome: 'task-exists', task: current }, outcome: 'task-exists', task: current };
-        const task = store.create({ ...issue, source: 'github', ...taskSpecialty(issue, routing), ...continued, context });
+        const task = createWork(store, plans, { ...issue, source: 'github', ...continued, context }, routing);
         return { status: 201, body: { outcome: 'task-created', task }, outcome: 'task-created', task, created: true };
       }
       case 'cancel': {

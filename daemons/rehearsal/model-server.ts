@@ -40,6 +40,11 @@ export interface ModelServer {
   close(): Promise<void>;
   /** `requests` counts every request received; `open` those not yet answered (a hung one stays open). */
   stats: { requests: number; open: number };
+  /**
+   * Changes the server-wide fault while it runs (a model API that goes down and comes back);
+   * with `specialty`, only tasks of that specialty see it. undefined: no fault.
+   */
+  setFault(fault: Fault | undefined, specialty?: string): void;
 }
 
 /** The CLI sends the whole conversation each turn; 32 MiB is far more than a rehearsal builds up. */
@@ -84,6 +89,7 @@ function describe(decision: Decision): Record<string, unknown> {
 export async function startModelServer(opts: ModelServerOptions): Promise<ModelServer> {
   const { log } = opts;
   const stats = { requests: 0, open: 0 };
+  let current: { fault: Fault | undefined; specialty: string | undefined } = { fault: opts.fault, specialty: undefined };
   const inFlight = new Map<AbortController, Promise<void>>();
 
   async function answer(req: IncomingMessage, res: ServerResponse, id: string, signal: AbortSignal): Promise<void> {
@@ -115,7 +121,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       return sendJson(res, 200, { input_tokens: estimateTokens([request.system, request.messages, request.tools]) });
     }
 
-    const decision = decideTurn(request, { fault: opts.fault, latencyMs: opts.latencyMs });
+    const decision = decideTurn(request, { fault: current.fault, latencyMs: opts.latencyMs, ...(current.specialty ? { faultSpecialty: current.specialty } : {}) });
     if (decision.kind === 'hang') {
       line(null, describe(decision));
       // Held until the client gives up or close() ends it.
@@ -174,6 +180,10 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
   return {
     url,
     stats,
+    setFault(fault, specialty) {
+      current = { fault, specialty };
+      log.info({ fault, specialty }, 'rehearsal model fault changed');
+    },
     /** Stops listening and ends every request still open (a hung one too); resolves once all have ended. */
     close() {
       closed ??= (async () => {

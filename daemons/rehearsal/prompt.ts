@@ -30,6 +30,8 @@ export interface Knobs {
   writes?: Array<{ path: string; content: string }>;
   /** `bash=<command>`: the model's first turn runs this command with the Bash tool (drills of what a tool can reach). */
   bash?: string;
+  /** Server-wide only: the server-wide fault hits only tasks of this specialty. */
+  faultSpecialty?: string;
 }
 
 function field(text: string, name: string): string | undefined {

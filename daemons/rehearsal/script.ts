@@ -63,7 +63,8 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
   const own = parseKnobs(task?.body ?? '');
   const latencyMs = own.latencyMs ?? defaults.latencyMs ?? 0;
   if (own.problem) return { kind: 'error', latencyMs, error: { status: 400, type: 'invalid_request_error', message: `rehearsal model: ccc-rehearsal line in the issue: ${own.problem}` } };
-  const fault = own.fault ?? defaults.fault;
+  const scoped = defaults.faultSpecialty === undefined || defaults.faultSpecialty === task?.specialty;
+  const fault = own.fault ?? (scoped ? defaults.fault : undefined);
   if (fault === 'hang') return { kind: 'hang' };
   if (fault === '401' || fault === '401-gateway' || fault === '500' || fault === 'overloaded') return { kind: 'error', latencyMs, error: FAULT_ERRORS[fault] };
 

@@ -99,6 +99,8 @@ export const clusterSchema = z
     routing: z
       .strictObject({
         fallbackAfterSeconds: z.number().min(0).default(0),
+        /** The order of a plan's steps, when an issue has several ccc:<specialty> labels (docs/plans.md). */
+        planOrder: z.array(specialty).min(1).default(['backend', 'frontend', 'testing', 'devops']),
         keywords: z.record(specialty, z.array(keywordSchema).min(1)).optional(),
       })
       .prefault({}),

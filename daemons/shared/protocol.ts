@@ -41,6 +41,22 @@ export const contextCommentSchema = z.strictObject({
   at: z.string().max(40),
 });
 
+/** A step of the plan a task belongs to, as the next step's prompt shows it (summaries are the model's own words). */
+export const planStepContextSchema = z.strictObject({
+  specialty,
+  goal: z.string().max(300),
+  state: z.string().max(20),
+  agentId: z.string().max(64).nullable(),
+  commit: z.string().max(64).nullable(),
+  summary: z.string().max(4000).nullable(),
+});
+/** The plan a task is a step of: which step it is, and every step (docs/plans.md). */
+export const planContextSchema = z.strictObject({
+  planId: z.int().positive(),
+  index: z.int().min(0),
+  steps: z.array(planStepContextSchema).min(1).max(16),
+});
+
 export const taskSpecSchema = z.strictObject({
   title: z.string(),
   body: z.string(),
@@ -56,6 +72,8 @@ export const taskSpecSchema = z.strictObject({
   followUp: followUpSchema.nullable().optional(),
   /** Earlier comments by allowed users on the issue or pull request, oldest first (untrusted text). */
   context: z.array(contextCommentSchema).max(MAX_CONTEXT_COMMENTS).optional(),
+  /** Set when the task is a step of a plan; the earlier steps' commits are on `branch`. */
+  plan: planContextSchema.optional(),
 });
 
 // ── agent → coordinator ────────────────────────────────────────────────────
@@ -130,6 +148,7 @@ export const coordinatorMessageSchema = z.discriminatedUnion('type', [
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 export type FollowUp = z.infer<typeof followUpSchema>;
 export type ContextComment = z.infer<typeof contextCommentSchema>;
+export type PlanContext = z.infer<typeof planContextSchema>;
 export type TaskRef = z.infer<typeof taskRef>;
 export type Hello = z.infer<typeof helloSchema>;
 export type AgentMessage = z.infer<typeof agentMessageSchema>;

@@ -55,7 +55,9 @@ export class RepoExecutor implements Executor {
 
   private async runIn(ws: Workspace, execution: Execution, hooks: ExecutionHooks, gitEnv: Record<string, string> | undefined): Promise<ExecutionOutcome> {
     const { task, taskId, attempt } = execution;
-    const { limit, ...outcome } = await this.inner.run({ ...execution, workDir: ws.dir }, hooks);
+    const earlier = (task.plan?.steps ?? []).slice(0, task.plan?.index ?? 0).flatMap((s) => (s.commit ? [s.commit] : []));
+    const stepDiffs = earlier.length ? await this.workspaces.diffsOf(ws, earlier) : undefined;
+    const { limit, ...outcome } = await this.inner.run({ ...execution, workDir: ws.dir, ...(stepDiffs ? { stepDiffs } : {}) }, hooks);
     const incomplete = outcome.outcome === 'failed' && limit && this.opts.keepWorkOnLimit ? LIMIT_REASONS[limit] : null;
     if (outcome.outcome !== 'succeeded' && !incomplete) {
       this.log.info({ taskId, attempt, dir: ws.dir }, 'keeping the workspace of an unsuccessful attempt for inspection');

@@ -19,6 +19,7 @@ import { Mirrors } from './mirror.js';
 import { publish, type Published } from './publish.js';
 import { createTaskRepositories } from './task-repositories.js';
 
+import { stepDiffs } from './step-diffs.js';
 export { branchName, slugify } from './branch-name.js';
 
 export interface WorkspaceOptions {
@@ -64,6 +65,11 @@ export class Workspaces {
 
   constructor(private readonly opts: WorkspaceOptions) {
     this.mirrors = new Mirrors(opts.gitEnv, () => opts.log.info({ root: opts.root }, 'caching a clone of a repository'));
+  }
+
+  /** The diffs of earlier plan steps' commits, read in the attempt's own repositories. */
+  diffsOf(ws: Workspace, commits: readonly string[]): Promise<Record<string, string>> {
+    return stepDiffs(ws.gitDir, commits, this.opts.gitEnv);
   }
 
   /** Fetches (or clones) the mirror, then makes this attempt's own repositories on the task's branch. */

@@ -35,8 +35,9 @@ export function createFollowUp(store: TaskStore, req: { repo: string; pull: numb
     repo: req.repo,
     source: origin.source,
     issueNumber: req.pull, // its conversation, tracking comment and label are the pull request's
-    specialty: origin.specialty,
-    specialtyReason: `same specialty as task ${origin.id} (pull request #${req.pull})`,
+    // A plan's pull request: its last step's specialist takes the follow-up.
+    specialty: origin.steps?.at(-1)?.specialty ?? origin.specialty,
+    specialtyReason: `same specialty as ${origin.kind === 'plan' ? `the last step of plan ${origin.id}` : `task ${origin.id}`} (pull request #${req.pull})`,
     branch,
     pullRequest: origin.pullRequest,
     previousTaskId: origin.id,

