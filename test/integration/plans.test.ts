@@ -61,7 +61,7 @@ function expectFourCommitsInOrder(cluster: LocalCluster, plan: any): void {
   expect(commits.map((c) => c.sha)).toEqual(plan.steps.map((s: any) => s.commit));
 }
 
-describe('plans: one issue, four specialists in turn, one pull request', () => {
+describe('plans: one issue, four specialists in turn, one pull request', { timeout: 300_000 }, () => {
   it('runs the four steps in planOrder on their own agents, one branch, one pull request listing them', async () => {
     const { cluster } = await start('ccc-plan-');
     const plan = await submitPlan(cluster);
@@ -93,5 +93,47 @@ describe('plans: one issue, four specialists in turn, one pull request', () => {
     const done = await until(cluster, plan.id, 'succeeded');
     expect(done.steps.map((s: any) => s.attempt)).toEqual([1, 2, 1, 1]);
     expectFourCommitsInOrder(cluster, done);
+  });
+
+  it('a coordinator killed with SIGKILL mid-plan loses no step and runs none twice', async () => {
+    const { cluster } = await start('ccc-plan-kill-');
+    const plan = await submitPlan(cluster, 'Slow model turns, so the kill lands mid-step.\nccc-rehearsal: latency=250');
+    await eventually(async () => (await getTask(cluster, plan.id)).steps[1].state === 'running', 90_000, 'step 2 to run');
+    const coordinator = cluster.nodes[0]!;
+    const exited = new Promise((r) => coordinator.child.once('exit', r));
+    coordinator.child.kill('SIGKILL');
+    await exited;
+    await cluster.restart('coordinator');
+    const done = await until(cluster, plan.id, 'succeeded');
+    expect(done.steps.map((s: any) => s.attempt)).toEqual([1, 1, 1, 1]);
+    for (const step of done.steps) {
+      const events = (await getTask(cluster, step.taskId)).events.map((e: any) => e.kind);
+      expect(events.filter((k: string) => k === 'started'), `task ${step.taskId}: ${events.join(', ')}`).toHaveLength(1);
+    }
+    expectFourCommitsInOrder(cluster, done);
+  });
+
+  it('an agent lost mid-step hands the step to another agent of that specialty', async () => {
+    const agents = [...(clusterConfig().agents as object[]), { name: 'frontend-2', ip: '192.168.56.15', specialties: ['frontend'], capacity: 1 }];
+    const { cluster } = await start('ccc-plan-lost-', agents);
+    const plan = await submitPlan(cluster, 'Slow model turns, so the agent is lost mid-step.\nccc-rehearsal: latency=250');
+    const running = await eventually(async () => {
+      const step = (await getTask(cluster, plan.id)).steps[1];
+      return step.state === 'running' ? step : undefined;
+    }, 90_000, 'step 2 to run');
+    const victim = cluster.nodes.find((n) => n.name === running.agentId)!;
+    const orphans = descendants(victim.child.pid!);
+    onCleanup(() => killAll(orphans));
+    const exited = new Promise((r) => victim.child.once('exit', r));
+    victim.child.kill('SIGKILL');
+    await exited;
+    killAll(orphans); // a crashed host takes its CLI with it
+    const done = await until(cluster, plan.id, 'succeeded');
+    const other = running.agentId === 'frontend' ? 'frontend-2' : 'frontend';
+    expect(done.steps[1]).toMatchObject({ state: 'succeeded', agentId: other, attempt: 2 });
+    expect(done.steps.map((s: any) => s.attempt)).toEqual([1, 2, 1, 1]);
+    const commits = branchCommits(cluster, done.branch);
+    expect(commits.map((c) => c.by)).toEqual(ORDER);
+    expect(commits.map((c) => c.sha)).toEqual(done.steps.map((s: any) => s.commit));
   });
 });
