@@ -218,4 +218,24 @@ describe('dashboard', () => {
     expect(problems).toEqual([]);
     await page.screenshot({ path: screenshotPath(), fullPage: true });
   });
+
+  it('shows a plan as one card whose steps show their states; its steps are not cards of their own', async () => {
+    const { c, agents } = await cluster();
+    const { page, problems } = await openPage(`${c.url}/#token=${ADMIN_TOKEN}`);
+    await page.locator('#conn[data-state="live"]').waitFor();
+    const planId = await submit(c.url, { title: 'Health report: API, page, tests, pipeline', labels: ['ccc:frontend', 'ccc:backend', 'ccc:devops', 'ccc:testing'] });
+    const first = await run(agents.backend!, ['wrote server/health.py']);
+    finish(agents.backend!, first, { summary: 'API done', commit: null, branch: null });
+    await run(agents.frontend!, ['writing web/health.tsx']);
+    const card = page.locator(`#running [data-key="${planId}"]`);
+    await card.locator('.step[data-state="running"]').waitFor();
+    expect(await card.locator('.specialty').textContent()).toBe('plan · 4 steps');
+    expect(await card.locator('.step').allTextContents()).toEqual(['1 backend · done', '2 frontend · running', '3 testing · waiting', '4 devops · waiting']);
+    expect(await card.locator('.task-meta').textContent()).toMatch(/^step 2 of 4 \(frontend\) · on frontend · attempt 1 · /);
+    await card.locator('.tail', { hasText: 'writing web/health.tsx' }).waitFor();
+    expect(await page.locator('#running .task').count()).toBe(1);
+    expect(await page.locator('#finished .task').count()).toBe(0);
+    expect(await page.locator('#agents [data-key="frontend"] .load-text').textContent()).toBe('1 / 2 running');
+    expect(problems).toEqual([]);
+  });
 });

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { openDb } from '../../daemons/coordinator/db.js';
 import { GitHubForge } from '../../daemons/coordinator/github-forge.js';
 import { Publisher } from '../../daemons/coordinator/publisher.js';
+import { planFromLabels } from '../../daemons/coordinator/plans/plan-steps.js';
+import { Plans } from '../../daemons/coordinator/plans/plans.js';
 import { TaskStore } from '../../daemons/coordinator/task-store.js';
 import { githubStandIn } from '../github-stand-in.js';
 import { memoryLogger, onCleanup, tempDir } from '../helpers.js';
@@ -150,5 +152,48 @@ describe('publisher (GitHub through Octokit)', () => {
     // Each run keeps its own tracking comment, each at its final state.
     expect([...gh.comments.values()].filter((t) => t.includes('Finished without changing any file'))).toHaveLength(2);
     expect([...gh.comments.values()].filter((t) => t.includes('Failed'))).toHaveLength(1);
+  });
+
+  it('a plan: one tracking comment with a checklist of its steps, one pull request opened at the first push and edited as steps finish', async () => {
+    const { gh, store, publisher, lines } = await setup();
+    const plans = new Plans(store, { log: memoryLogger().log, schedule: () => {} });
+    const plan = plans.create({ title: 'Health report', body: 'API and page', labels: ['ccc'], repo: 'acme/web', source: 'github', issueNumber: 30, specialty: 'plan', specialtyReason: '' },
+      planFromLabels(['ccc:frontend', 'ccc:backend'])!);
+    const runStep = (agent: string, commit: string) => {
+      const step = store.stepsOf(plan.id).find((s) => s.state === 'queued')!;
+      const attempt = store.assign(step.id, agent, 'test', 10_000);
+      store.finish({ taskId: step.id, attempt }, agent, {
+        outcome: 'succeeded', retryable: false, summary: `${agent} part done`, exitCode: 0, durationMs: 10,
+        branch: 'ccc/30-health-report', base: 'main', commit, costUsd: 0.01, turns: 2,
+      });
+    };
+    runStep('backend', 'b'.repeat(40));
+    await publisher.idle();
+    const opened = gh.calls.filter((c) => c.method === 'POST' && c.path === '/repos/acme/web/pulls');
+    expect(opened).toHaveLength(1);
+    expect(opened[0]!.body).toMatchObject({ head: 'ccc/30-health-report', base: 'main', title: 'Health report' });
+    expect(opened[0]!.body.body).toMatch(/^Closes #30\n/);
+    let comment = [...gh.comments.values()].at(-1)!;
+    expect(comment).toContain('plan ' + plan.id + ' · backend → frontend');
+    expect(comment).toMatch(/- \[x\] 1\. \*\*backend\*\*/);
+    expect(comment).toMatch(/- \[ \] 2\. \*\*frontend\*\*/);
+
+    runStep('frontend', 'f'.repeat(40));
+    await publisher.idle();
+    expect(gh.calls.filter((c) => c.method === 'POST' && c.path === '/repos/acme/web/pulls')).toHaveLength(1);
+    const edits = gh.calls.filter((c) => c.method === 'PATCH' && c.path === '/repos/acme/web/pulls/7');
+    expect(edits.length).toBeGreaterThanOrEqual(1);
+    const body = gh.pulls[0]!.body;
+    expect(body).toContain('| 1 | backend |');
+    expect(body).toContain('| 2 | frontend |');
+    expect(body).toContain('f'.repeat(12));
+    expect(body).toContain('4 turns · $0.0200 in all');
+    comment = [...gh.comments.values()].at(-1)!;
+    expect(comment).toContain('Done: every step finished.');
+    expect(comment).toMatch(/- \[x\] 2\. \*\*frontend\*\*/);
+    expect(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/issues/30/comments'))).toHaveLength(1);
+    const added = gh.calls.filter((c) => c.method === 'POST' && c.path === '/repos/acme/web/issues/30/labels').map((c) => c.body.labels[0]);
+    expect(added.at(-1)).toBe('ccc:done');
+    expect(lines.join('\n')).not.toContain(TOKEN);
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalCluster } from '../../daemons/cli/local-cluster.js';
 import { descendants, killAll } from '../../scripts/drill/processes.js';
 import { api, clusterConfig, eventually, onCleanup, tempDir, writeCluster } from '../helpers.js';
+import { cli } from '../cli/run-cli.js';
 
 const LABELS = ['ccc:devops', 'ccc:testing', 'ccc:frontend', 'ccc:backend'];
 const ORDER = ['backend', 'frontend', 'testing', 'devops'];
@@ -63,7 +64,7 @@ function expectFourCommitsInOrder(cluster: LocalCluster, plan: any): void {
 
 describe('plans: one issue, four specialists in turn, one pull request', { timeout: 300_000 }, () => {
   it('runs the four steps in planOrder on their own agents, one branch, one pull request listing them', async () => {
-    const { cluster } = await start('ccc-plan-');
+    const { cluster, dir } = await start('ccc-plan-');
     const plan = await submitPlan(cluster);
     expect(plan).toMatchObject({ kind: 'plan', specialty: 'plan' });
     expect(plan.steps.map((s: any) => s.specialty)).toEqual(ORDER);
@@ -75,9 +76,18 @@ describe('plans: one issue, four specialists in turn, one pull request', { timeo
     expect(pulls[0].head).toBe(done.branch);
     const pull = (await api(cluster.url, `/forge/pulls/${pulls[0].number}`, { token: cluster.adminToken })).body.pull;
     for (const s of done.steps) expect(pull.body).toContain(s.commit.slice(0, 12));
-    // The later steps were told what the earlier ones did.
     const third = await getTask(cluster, done.steps[2].taskId);
     expect(third.branch).toBe(done.branch);
+    // The CLI shows the plan with its steps under it.
+    const env = { CCC_COORDINATOR_URL: cluster.url, CCC_ADMIN_TOKEN: cluster.adminToken, CCC_DATA_DIR: join(dir, 'cli') };
+    const tasks = await cli(['tasks'], env);
+    expect(tasks.code, tasks.stderr).toBe(0);
+    expect(tasks.stdout).toMatch(new RegExp(`${plan.id} +succeeded +plan 4/4`));
+    for (const [i, s] of ORDER.entries()) expect(tasks.stdout).toMatch(new RegExp(`${done.steps[i].taskId} +succeeded +└ ${i + 1} ${s} +${s} `));
+    const logs = await cli(['logs', String(plan.id)], env);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/2\. frontend +succeeded on frontend \(attempt 1\), commit [0-9a-f]{12}, task \d+/);
+    expect(logs.stdout).toMatch(/plan-step +step 4 of 4 \(devops\) is task \d+ after step 3 \(testing\) on testing/);
   });
 
   it('a failed middle step stops the plan; the retry runs from that step and not before it', async () => {
@@ -123,7 +133,7 @@ describe('plans: one issue, four specialists in turn, one pull request', { timeo
     }, 90_000, 'step 2 to run');
     const victim = cluster.nodes.find((n) => n.name === running.agentId)!;
     const orphans = descendants(victim.child.pid!);
-    onCleanup(() => killAll(orphans));
+    onCleanup(() => { killAll(orphans); });
     const exited = new Promise((r) => victim.child.once('exit', r));
     victim.child.kill('SIGKILL');
     await exited;

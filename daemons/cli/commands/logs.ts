@@ -47,7 +47,9 @@ async function follow(api: ApiClient, io: Io, id: number, printer: EventPrinter)
       try {
         for await (const m of readSse(watched(stream, abort))) {
           if (m.event === 'task-event') printer.events([JSON.parse(m.data) as TaskEvent]);
-          const state = m.event === 'task' ? (JSON.parse(m.data) as Task).state : undefined;
+          const announced = m.event === 'task' ? (JSON.parse(m.data) as Task) : undefined;
+          if (announced) printer.steps(announced);
+          const state = announced?.state;
           if (state && FINAL_STATES.includes(state)) {
             // The last history entries may still be on their way: read them from the store.
             // (If an operator retried it meanwhile, the state this message announced still decides.)
@@ -104,6 +106,7 @@ function watched(stream: ReadableStream<Uint8Array>, abort: AbortController): Re
 class EventPrinter {
   private lastId = 0;
   private headed = false;
+  private stepStates = new Map<number, string>();
 
   /** True once the task was read: from then on, a lost coordinator is waited for. */
   get started(): boolean {
@@ -119,6 +122,19 @@ class EventPrinter {
     this.io.out(`task ${task.id}: ${task.title}\n`);
     this.io.out(`${task.state}${where}, attempt ${task.attempt} of ${task.maxAttempts}, specialty ${task.specialty}, created ${dateTime(task.createdAt)}\n`);
     if (task.pullRequest) this.io.out(`pull request #${task.pullRequest.number}: ${task.pullRequest.url}\n`);
+    if (task.planId != null) this.io.out(`step ${(task.stepIndex ?? 0) + 1} of plan ${task.planId} (ccc logs ${task.planId} shows the plan)\n`);
+    for (const s of task.steps ?? []) this.io.out(`  ${stepLine(s)}\n`);
+    this.stepStates = new Map((task.steps ?? []).map((s) => [s.index, s.state]));
+  }
+
+  /** With -f on a plan: a line each time one of its steps changes state. */
+  steps(task: Task): void {
+    if (this.asJson || !task.steps) return;
+    for (const s of task.steps) {
+      if (this.stepStates.get(s.index) === s.state) continue;
+      this.stepStates.set(s.index, s.state);
+      this.io.out(`${clock(task.updatedAt)}  ${'step'.padEnd(KIND_WIDTH)} ${stepLine(s)}\n`);
+    }
   }
 
   events(events: readonly TaskEvent[]): void {
@@ -131,6 +147,13 @@ class EventPrinter {
 }
 
 const KIND_WIDTH = 12;
+
+/** `2. frontend  running on frontend (attempt 1), task 14`: a plan's step in one line. */
+function stepLine(s: NonNullable<Task['steps']>[number]): string {
+  const where = s.agentId ? ` on ${s.agentId}${s.attempt ? ` (attempt ${s.attempt})` : ''}` : '';
+  const commit = s.commit ? `, commit ${s.commit.slice(0, 12)}` : '';
+  return `${s.index + 1}. ${s.specialty.padEnd(10)} ${s.state}${where}${commit}${s.taskId ? `, task ${s.taskId}` : ''} — ${s.goal}`;
+}
 
 /** `12:04:05  assigned   attempt 1 → backend: …`; progress lines (the run's own output) are marked with │. */
 function line(e: TaskEvent): string {

@@ -18,15 +18,39 @@ export function parseLimit(limit: number): number {
 
 export function tasksTable(tasks: readonly Task[], io: Io): string {
   const now = io.now();
-  return table(tasks, [
+  return table(withStepsUnderPlans(tasks), [
     { header: 'ID', cell: (t) => String(t.id), align: 'right' },
     { header: 'STATE', cell: (t) => t.state },
-    { header: 'SPECIALTY', cell: (t) => t.specialty },
-    { header: 'AGENT', cell: (t) => t.agentId ?? '-' },
+    { header: 'SPECIALTY', cell: specialtyCell },
+    { header: 'AGENT', cell: (t) => t.agentId ?? (t.kind === 'plan' ? currentStep(t)?.agentId ?? '-' : '-') },
     { header: 'TRY', cell: (t) => `${t.attempt}/${t.maxAttempts}`, align: 'right' },
     { header: 'AGE', cell: (t) => age(t.createdAt, now), align: 'right' },
     { header: 'TITLE', cell: (t) => t.title, flex: true },
   ], io.width);
+}
+
+/** Each plan followed by its steps (in step order); a step whose plan is not listed stands alone. */
+function withStepsUnderPlans(tasks: readonly Task[]): Task[] {
+  const listed = new Set(tasks.filter((t) => t.kind === 'plan').map((t) => t.id));
+  const out: Task[] = [];
+  for (const t of tasks) {
+    if (t.planId != null && listed.has(t.planId)) continue;
+    out.push(t);
+    if (t.kind === 'plan') out.push(...tasks.filter((s) => s.planId === t.id).sort((a, b) => (a.stepIndex ?? 0) - (b.stepIndex ?? 0)));
+  }
+  return out;
+}
+
+/** `plan 2/4`: how many steps are done; a step: `└ 2 frontend`. */
+function specialtyCell(t: Task): string {
+  if (t.kind === 'plan') return `plan ${(t.steps ?? []).filter((s) => s.state === 'succeeded').length}/${t.steps?.length ?? 0}`;
+  if (t.planId != null) return `└ ${(t.stepIndex ?? 0) + 1} ${t.specialty}`;
+  return t.specialty;
+}
+
+/** The step a plan is at: the first one not done. */
+export function currentStep(plan: Task): NonNullable<Task['steps']>[number] | undefined {
+  return plan.steps?.find((s) => s.state !== 'succeeded');
 }
 
 export interface TasksOptions {
@@ -57,7 +81,8 @@ export async function runCancelOrRetry(api: ApiClient, io: Io, opts: { task: num
   const body = await api.post<{ task: Task }>(`/tasks/${opts.task}/${opts.action}`);
   const t = body.task;
   if (opts.json) io.out(json(body));
-  else if (opts.action === 'cancel') io.out(`task ${t.id} cancelled (ccc retry ${t.id} queues it again)\n`);
+  else if (opts.action === 'cancel') io.out(`${t.kind === 'plan' ? 'plan' : 'task'} ${t.id} cancelled (ccc retry ${t.id} queues it again)\n`);
+  else if (t.kind === 'plan') io.out(`plan ${t.id} goes on from step ${(currentStep(t)?.index ?? 0) + 1} (${currentStep(t)?.specialty ?? '?'}); the steps before it stay done (ccc logs ${t.id} -f to follow it)\n`);
   else io.out(`task ${t.id} queued again: ${t.maxAttempts - t.attempt} more attempts (ccc logs ${t.id} -f to follow it)\n`);
   return EXIT.ok;
 }

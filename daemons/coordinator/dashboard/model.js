@@ -10,6 +10,11 @@ const ACTIVE = new Set(['assigned', 'running']);
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const TAIL_KINDS = new Set(['progress', 'progress-truncated']);
 
+/** The step a plan is at: the first one not done. */
+export function currentStep(plan) {
+  return plan.steps?.find((s) => s.state !== 'succeeded');
+}
+
 export class Model {
   constructor() {
     /** @type {Array<{id: string, hostname: string, specialties: string[], capacity: number, running: number, state: string, lastSeenAt: string}>} */
@@ -54,8 +59,10 @@ export class Model {
     return false;
   }
 
-  /** The output lines of the task's current attempt. */
+  /** The output lines of the task's current attempt; for a plan, those of the step it is at. */
   tailOf(task) {
+    const step = task.kind === 'plan' ? this.tasks.get(currentStep(task)?.taskId) : undefined;
+    if (step) return this.tailOf(step);
     return (this.tails.get(task.id) ?? []).filter((e) => e.attempt === task.attempt);
   }
 
@@ -73,13 +80,13 @@ export class Model {
 
   /** Tasks an agent holds now, counted from the tasks (the agent list is only sent when agents change). */
   load(agentId) {
-    return this.#select((t) => ACTIVE.has(t.state) && t.agentId === agentId).length;
+    return [...this.tasks.values()].filter((t) => ACTIVE.has(t.state) && t.agentId === agentId).length;
   }
 
   /** Sum of what the Claude Code CLI reported for the loaded tasks, in US dollars. */
   cost() {
     let sum = 0;
-    for (const t of this.tasks.values()) sum += t.result?.costUsd ?? 0;
+    for (const t of this.tasks.values()) if (t.kind !== 'plan') sum += t.result?.costUsd ?? 0; // a plan's cost is its steps'
     return sum;
   }
 
@@ -87,7 +94,8 @@ export class Model {
     return this.#select((t) => t.state === state).length;
   }
 
+  /** A plan's steps are shown on its card, not as tasks of their own. */
   #select(keep) {
-    return [...this.tasks.values()].filter(keep);
+    return [...this.tasks.values()].filter((t) => t.planId == null && keep(t));
   }
 }

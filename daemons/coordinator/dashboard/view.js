@@ -2,6 +2,7 @@
 // with their output tail, the queue and the finished tasks. Elements are
 // reused per agent/task id, so an update never resets a scrolled tail.
 import { ago, h, reconcile, setHref, setText, usd } from './dom.js';
+import { currentStep } from './model.js';
 
 /** Finished tasks shown (newest first). */
 const FINISHED_SHOWN = 50;
@@ -73,15 +74,19 @@ function renderRunning(model, now) {
   setText($('count-running'), tasks.length || '');
   reconcile($('running'), tasks, (t) => t.id, () => h('li', { class: 'task running' },
     taskHead(),
+    h('ol', { class: 'steps', 'aria-label': 'plan steps' }),
     h('div', { class: 'task-meta muted' }),
     h('pre', { class: 'tail', tabindex: '0', 'aria-label': 'output' }),
   ), (el, task) => {
     fillHead(el, task);
+    const step = task.kind === 'plan' ? currentStep(task) : undefined;
     const who = task.agentId ?? 'an agent';
     const attempt = `attempt ${task.attempt} of ${task.maxAttempts}`;
-    setText(part(el, 'task-meta'), task.state === 'assigned'
-      ? `assigned to ${who} ${ago(task.updatedAt, now)} · ${attempt} · waiting for it to start`
-      : `on ${who} · ${attempt} · started ${ago(task.updatedAt, now)}`);
+    setText(part(el, 'task-meta'), step
+      ? `step ${step.index + 1} of ${task.steps.length} (${step.specialty}) · ${step.agentId && step.state !== 'queued' ? `on ${step.agentId} · attempt ${step.attempt}` : `waiting for a ${step.specialty} agent`} · ${ago(task.updatedAt, now)}`
+      : task.state === 'assigned'
+        ? `assigned to ${who} ${ago(task.updatedAt, now)} · ${attempt} · waiting for it to start`
+        : `on ${who} · ${attempt} · started ${ago(task.updatedAt, now)}`);
     const tail = part(el, 'tail');
     const lines = model.tailOf(task).map((e) => (e.kind === 'progress' ? e.message : `… ${e.message}`));
     const text = lines.length ? lines.join('\n') : task.state === 'assigned' ? 'waiting for the agent…' : 'no output yet';
@@ -102,6 +107,7 @@ function renderQueue(model, now) {
   setText($('count-queue'), tasks.length || '');
   reconcile($('queue'), tasks, (t) => t.id, () => h('li', { class: 'task queued' },
     taskHead(),
+    h('ol', { class: 'steps', 'aria-label': 'plan steps' }),
     h('div', { class: 'task-meta muted' }),
     h('div', { class: 'task-reason muted' }),
   ), (el, task) => {
@@ -166,8 +172,22 @@ function fillHead(el, task) {
   setText(part(el, 'task-id'), `#${task.id}`);
   setText(part(el, 'task-title'), task.title);
   part(el, 'task-title').title = [task.title, source(task)].filter(Boolean).join('\n');
-  setText(part(el, 'specialty'), task.specialty);
+  setText(part(el, 'specialty'), task.kind === 'plan' ? `plan · ${task.steps.length} steps` : task.specialty);
+  const steps = part(el, 'steps');
+  if (!steps) return;
+  steps.hidden = task.kind !== 'plan';
+  const value = JSON.stringify((task.steps ?? []).map((s) => [s.state, s.agentId]));
+  if (steps.dataset.value === value) return;
+  steps.dataset.value = value;
+  // One chip per step: its specialty and state; the agent that did it, once it did.
+  steps.replaceChildren(...(task.steps ?? []).map((s) => h('li', {
+    class: 'step', 'data-state': s.state,
+    title: `${s.index + 1}. ${s.specialty}: ${s.goal}\n${s.state}${s.agentId ? ` on ${s.agentId}` : ''}${s.commit ? ` · ${s.commit.slice(0, 12)}` : ''}`,
+    text: `${s.index + 1} ${s.specialty} · ${STEP_MARK[s.state] ?? s.state}`,
+  })));
 }
+
+const STEP_MARK = { pending: 'waiting', queued: 'queued', assigned: 'starting', running: 'running', succeeded: 'done', failed: 'failed', cancelled: 'cancelled' };
 
 function source(task) {
   if (task.repo && task.issueNumber) return `${task.repo}#${task.issueNumber}`;

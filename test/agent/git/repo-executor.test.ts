@@ -95,4 +95,21 @@ describe('RepoExecutor', () => {
     const inner = writing({}, { outcome: 'failed', retryable: false, exitCode: 1, summary: 'turns', limit: 'turns' });
     expect(await run(new RepoExecutor(inner, workspaces, memoryLogger().log), 1, spec({ repo: null }))).toEqual({ outcome: 'failed', retryable: false, exitCode: 1, summary: 'turns' });
   });
+
+  it('a plan step continues the branch the step before pushed and is given that step\'s diff', async () => {
+    const { origin, workspaces } = setup();
+    const first = await run(new RepoExecutor(writing({ 'server/health.py': 'def health():\n    return 200\n' }, { outcome: 'succeeded', retryable: false, exitCode: 0, summary: 'API' }), workspaces, memoryLogger().log), 1, spec({ issueNumber: 40 }));
+    expect(first.branch).toBe('ccc/40-add-search');
+    let seen: Execution | undefined;
+    const second: Executor = { async run(execution) { seen = execution; return writing({ 'web/health.tsx': 'export {}\n' }, { outcome: 'succeeded', retryable: false, exitCode: 0, summary: 'page' }).run(execution, hooks()); } };
+    const plan = { planId: 9, index: 1, steps: [
+      { specialty: 'backend', goal: 'API', state: 'succeeded', agentId: 'backend', commit: first.commit!, summary: 'API' },
+      { specialty: 'frontend', goal: 'page', state: 'running', agentId: 'frontend', commit: null, summary: null },
+    ] };
+    const outcome = await run(new RepoExecutor(second, workspaces, memoryLogger().log), 2, spec({ issueNumber: 40, specialty: 'frontend', branch: first.branch!, plan }));
+    expect(seen!.stepDiffs![first.commit!]).toContain('+def health():');
+    expect(seen!.stepDiffs![first.commit!]).toContain('server/health.py');
+    expect(outcome.branch).toBe('ccc/40-add-search');
+    expect(sh(['rev-parse', `${outcome.commit}^`], origin)).toBe(first.commit);
+  });
 });
