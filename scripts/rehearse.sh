@@ -163,6 +163,21 @@ follow_up_round() {
     on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git merge-base --is-ancestor "$before" "$after"
 }
 
+# A plan across the machines: one task labelled with all four specialties runs on backend, frontend,
+# testing and devops in turn, each adding its commit to one branch, and ends in one pull request.
+plan_across_machines() {
+  local id t branch commits pulls
+  id=$(api -X POST "$URL/api/v1/tasks" -d '{"title":"Rehearsal: status page","labels":["ccc:devops","ccc:testing","ccc:frontend","ccc:backend"],"repo":"demo/app","body":"An endpoint, a page, a test and a pipeline step."}' | json 'j.task.id')
+  t=$(wait_final "$id" 480) || { log "  plan $id did not finish"; return 1; }
+  branch=$(json 'j.task.branch || ""' <<<"$t")
+  log "  plan $id: $(json 'j.task.state + " · " + j.task.steps.map(s => s.specialty + " on " + s.agentId + " " + (s.commit || "").slice(0, 12)).join(", ")' <<<"$t")"
+  commits=$(on coordinator sudo git --git-dir /var/lib/ccc/coordinator/forge/demo/app.git log --reverse --format=%H "main..refs/heads/$branch" | tr '\n' ' ')
+  pulls=$(api "$URL/api/v1/forge/pulls" | json "j.pulls.filter(p=>p.head===\"$branch\").length")
+  log "  branch $branch: $(wc -w <<<"$commits") commits; pull requests for it: $pulls"
+  [[ $(json 'j.task.state + " " + j.task.steps.map(s => s.agentId).join(",")' <<<"$t") == "succeeded backend,frontend,testing,devops" && $pulls == 1 \
+    && ${commits% } == "$(json 'j.task.steps.map(s => s.commit).join(" ")' <<<"$t")" ]]
+}
+
 restart_during_task() {
   local id t terminal
   id=$(submit "Rehearsal: restart drill" backend 'ccc-rehearsal: latency=1500')
@@ -327,6 +342,7 @@ main() {
   check "systemctl restart ccc-agent during a task: it ends exactly once" restart_during_task
   check "sandbox (bubblewrap): a Bash turn reaches no secret, no coordinator, no denied host" sandbox_escape
   check "follow-up: /ccc comment on the forge PR adds a commit to its branch, no new PR" follow_up_round
+  check "plan: one issue, four specialists in turn, one branch with four commits, one PR" plan_across_machines
   check "second provisioning changes nothing" second_provision
   if [[ ${CCC_KEEP:-0} == 1 ]]; then log "CCC_KEEP=1: leaving the machines up"; return; fi
   check "vagrant destroy -f" destroy

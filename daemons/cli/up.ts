@@ -54,14 +54,15 @@ export async function runUp({ port, env, demo }: UpOptions): Promise<void> {
         process.stdout.write('\n');
         for (const t of tasks) {
           const what = t.pullRequest ? `pull request #${t.pullRequest.number}  ${t.pullRequest.url}` : `${t.state}: ${t.result?.summary ?? ''}`;
-          process.stdout.write(`  ${t.specialty.padEnd(9)} ${t.agentId?.padEnd(9) ?? '-'.padEnd(9)} ${what}\n`);
+          const who = t.kind === 'plan' ? `${t.steps?.length ?? 0} steps` : t.agentId ?? '-';
+          process.stdout.write(`  ${t.specialty.padEnd(9)} ${who.padEnd(9)} ${what}\n`);
         }
         process.stdout.write('\n');
         return tasks.every((t) => t.pullRequest);
       },
       (err: Error) => { say(`demo failed: ${err.message}`); return false; },
     );
-    say(ok ? 'demo: four pull requests on the local forge' : 'demo: not every task ended in a pull request; see the logs');
+    say(ok ? 'demo: five pull requests on the local forge, the last one made by all four specialists in turn' : 'demo: not every task ended in a pull request; see the logs');
     await cluster.stop();
     say('stopped');
     process.exitCode = ok ? 0 : 1;

@@ -74,6 +74,9 @@ describe('create', () => {
     const task = store.create(spec());
     expect(task).toEqual({
       id: 1,
+      kind: 'task',
+      planId: null,
+      stepIndex: null,
       state: 'queued',
       title: 'Add pagination to the /users API endpoint',
       body: 'limit and offset',
