@@ -15,7 +15,7 @@ import { isResultEvent, parseEvent, progressLines, type ResultEvent } from './cl
 import { parseRules } from './egress/allowlist.js';
 import type { Execution, ExecutionHooks, ExecutionOutcome, Executor } from './executor.js';
 import type { ModelReach, OpenedRun } from './model-reach.js';
-import { profileFor, type ResolvedProfile } from './profile.js';
+import { plannerProfile, profileFor, type ResolvedProfile } from './profile.js';
 import { buildPrompt } from './prompt.js';
 import type { SessionStore } from './session-store.js';
 import { supervise, type Supervised } from './supervised-process.js';
@@ -48,8 +48,9 @@ export class ClaudeExecutor implements Executor {
   /** `resume`: continue that session (its transcript is in the run's home) instead of starting `sessionId`. */
   args(profile: ResolvedProfile, sessionId: string, mcpConfig: string | undefined, resume = false): string[] {
     const session = resume ? ['--resume', sessionId] : ['--session-id', sessionId];
-    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', this.opts.config.permissionMode, ...session];
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--max-turns', String(profile.maxTurns), '--permission-mode', profile.permissionMode ?? this.opts.config.permissionMode, ...session];
     if (profile.allowedTools.length) args.push('--allowedTools', profile.allowedTools.join(','));
+    if (profile.disallowedTools?.length) args.push('--disallowedTools', profile.disallowedTools.join(','));
     if (profile.model) args.push('--model', profile.model);
     if (profile.maxBudgetUsd !== undefined) args.push('--max-budget-usd', String(profile.maxBudgetUsd));
     if (profile.systemPrompt) args.push('--append-system-prompt', profile.systemPrompt);
@@ -59,7 +60,8 @@ export class ClaudeExecutor implements Executor {
 
   async run(execution: Execution, hooks: ExecutionHooks): Promise<ExecutionOutcome> {
     const c = this.opts.config;
-    const profile = profileFor(c, execution.task.specialty);
+    const planner = Boolean(execution.task.planner);
+    const profile = planner ? plannerProfile(profileFor(c, 'planner')) : profileFor(c, execution.task.specialty);
     const refusal = this.opts.reach.refusal(allowsBash(profile.allowedTools, c.permissionMode));
     if (refusal) return { outcome: 'failed', retryable: true, exitCode: null, summary: `this agent takes no such task: ${refusal}` };
     const binary = c.binary.replaceAll('{packageRoot}', packageRoot);
@@ -133,7 +135,8 @@ export class ClaudeExecutor implements Executor {
     }
     if (refused) return { outcome: 'failed', retryable: false, exitCode: exit.code, ...facts, summary: `the model API refused the agent's credential (HTTP ${refused}): ${CREDENTIAL_FIX}` };
     if (exit.stopReason === 'cancelled') return { outcome: 'cancelled', retryable: true, exitCode: exit.code, ...facts, summary: 'cancelled' };
-    if (result) return { exitCode: exit.code, ...facts, ...judge(result) };
+    // A planner's answer is the plan itself: kept whole (the result's summary holds up to 4000 characters).
+    if (result) return { exitCode: exit.code, ...facts, ...judge(result, planner ? 4000 : 500) };
     if (exit.stopReason === 'idle') return { outcome: 'failed', retryable: true, limit: 'idle', exitCode: exit.code, ...facts, summary: `the CLI printed nothing for ${c.idleTimeoutSeconds} s and was stopped (hung?)` };
     if (exit.stopReason === 'timeout') return { outcome: 'failed', retryable: true, limit: 'timeout', exitCode: exit.code, ...facts, summary: `the CLI ran past the ${c.timeoutSeconds} s limit and was stopped` };
     const how = exit.code === null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
@@ -147,8 +150,8 @@ export function allowsBash(allowedTools: readonly string[], permissionMode: stri
 }
 
 /** Success is a result event with subtype "success" and is_error false; the reason of a failure decides retry. */
-export function judge(result: ResultEvent): Pick<ExecutionOutcome, 'outcome' | 'retryable' | 'summary' | 'limit'> {
-  const text = (result.result ?? result.errors?.join('; ') ?? '').trim().slice(0, 500);
+export function judge(result: ResultEvent, maxSummary = 500): Pick<ExecutionOutcome, 'outcome' | 'retryable' | 'summary' | 'limit'> {
+  const text = (result.result ?? result.errors?.join('; ') ?? '').trim().slice(0, maxSummary);
   if (result.subtype === 'success' && !result.is_error) return { outcome: 'succeeded', retryable: false, summary: text || 'done' };
   if (result.api_error_status === 401 || result.api_error_status === 403 || /not logged in/i.test(text)) {
     return { outcome: 'failed', retryable: false, summary: `the model API refused the credential${result.api_error_status ? ` (HTTP ${result.api_error_status})` : ''}: ${CREDENTIAL_FIX}${text ? ` — ${text}` : ''}` };

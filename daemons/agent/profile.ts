@@ -14,6 +14,20 @@ export interface ResolvedProfile {
   systemPrompt: string | undefined;
   mcpServers: Profile['mcpServers'];
   egressAllow: string[];
+  /** Set only for a planner run: replaces the executor's permission mode, and tools it may never use. */
+  permissionMode?: 'default';
+  disallowedTools?: string[];
+}
+
+/** Tools a planner run may not use: anything that writes, runs commands or reaches the network. */
+const WRITING_TOOLS = ['Bash', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'WebFetch', 'WebSearch'];
+
+/**
+ * A planner run (`/ccc plan`) reads and answers: read-only tools, no MCP servers, the default
+ * permission mode (headless, so anything not allowed is refused), whatever its profile says.
+ */
+export function plannerProfile(profile: ResolvedProfile): ResolvedProfile {
+  return { ...profile, allowedTools: ['Read', 'Grep', 'Glob'], disallowedTools: WRITING_TOOLS, permissionMode: 'default', mcpServers: undefined, egressAllow: [] };
 }
 
 export function profileFor(config: Omit<ClaudeExecutorConfig, 'type'>, specialty: string): ResolvedProfile {

@@ -9,6 +9,7 @@ import type { LiveStream } from './live-stream.js';
 import type { LocalForge } from './local-forge.js';
 import { createWork, type SpecialtyPolicy } from './new-task.js';
 import type { Plans } from './plans/plans.js';
+import type { Planner } from './plans/planner.js';
 import { HttpError } from './http-error.js';
 import type { IdempotencyKeys } from './idempotency.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
@@ -27,6 +28,8 @@ const newTaskSchema = z.strictObject({
   labels: z.array(z.string().min(1).max(100)).max(50).default([]),
   repo: repoSchema.nullable().default(null),
   specialty: specialtySchema.optional(),
+  /** A planner run proposes the steps of a plan (docs/plans.md); approve it with POST /tasks/:id/approve. */
+  propose: z.boolean().default(false),
 });
 const listQuerySchema = z.object({
   state: z.enum(TASK_STATES).optional(),
@@ -38,6 +41,7 @@ const taskIdSchema = z.coerce.number().int().positive();
 export interface ApiDeps {
   store: TaskStore;
   plans: Plans;
+  planner: Planner;
   registry: AgentRegistry;
   scheduler: Scheduler;
   adminToken: string;
@@ -86,7 +90,8 @@ export function apiRouter(deps: ApiDeps): Router {
     const parsed = newTaskSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
-    const create = () => createWork(store, deps.plans, spec, deps.specialties);
+    const { propose, ...work } = spec;
+    const create = () => (propose ? deps.planner.propose(work) : createWork(store, deps.plans, work, deps.specialties));
     const key = req.get('idempotency-key');
     const { task, created } = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
     if (!created) {
@@ -121,6 +126,12 @@ export function apiRouter(deps: ApiDeps): Router {
     const task = retryTask(store, taskId(req), 'operator');
     scheduler.schedule();
     res.json({ task });
+  });
+
+  router.post('/tasks/:id/approve', (req, res) => {
+    const plan = deps.planner.approve(taskId(req), 'operator');
+    scheduler.schedule();
+    res.status(201).json({ task: plan });
   });
 
   router.get('/events', deps.live.handler());

@@ -167,7 +167,8 @@ export const migrations: readonly string[] = [
   -- Plans (docs/plans.md): a plan is a task row of kind 'plan' that no agent runs; its steps are ordinary
   -- tasks that name it (plan_id) and their place in it (step_index, from 0). plan_steps is the plan's list
   -- of {specialty, goal}; a step's task row is created when the step before it has succeeded.
-  ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task' CHECK (kind IN ('task', 'plan'));
+  -- A 'planner' task is a read-only run that proposes steps (/ccc plan); its plan_steps is the proposal.
+  ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task' CHECK (kind IN ('task', 'plan', 'planner'));
   ALTER TABLE tasks ADD COLUMN plan_id INTEGER REFERENCES tasks (id);
   ALTER TABLE tasks ADD COLUMN step_index INTEGER;
   ALTER TABLE tasks ADD COLUMN plan_steps TEXT;

@@ -150,6 +150,7 @@ function planPushed(store: TaskStore, plan: Task): Pick<TaskResult, 'branch' | '
 }
 
 function statusLabel(task: Task): StatusLabel | null {
+  if (task.kind === 'planner' && task.state === 'succeeded') return null; // a proposal waits for /ccc approve: nothing is done yet
   switch (task.state) {
     case 'queued':
     case 'assigned': return 'ccc:queued';

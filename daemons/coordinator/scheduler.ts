@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   now?: () => number;
   /** The daily budget: while it says why, queued tasks wait with that reason. */
   budget?: { blocked(): string | null };
+  /** The specialties a planner run may propose, in routing.planOrder (docs/plans.md). */
+  planSpecialties?: readonly string[];
   /** GitHub App: a push token for the attempt, sent with its assignment (undefined: none needed). */
   pushToken?: (row: TaskRow, attempt: number) => Promise<string | undefined>;
 }
@@ -27,7 +29,7 @@ export interface SchedulerOptions {
 const DISPATCH_BATCH = 500;
 
 /** What the agent is told: the task, and for continued work the branch, the request and the session to resume. */
-function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string, plan: Task | undefined): TaskSpec {
+function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string, plan: Task | undefined, planSpecialties: readonly string[]): TaskSpec {
   const task = toTask(row);
   // Only the agent that ran the previous session holds its transcript.
   const resume = previous?.agentId === agentId ? previous.result?.sessionId : undefined;
@@ -38,6 +40,7 @@ function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string, pla
     ...(task.followUp ? { followUp: task.followUp } : {}),
     ...(task.context.length ? { context: task.context } : {}),
     ...(plan?.steps && task.stepIndex !== null ? { plan: planContext(plan, task.stepIndex) } : {}),
+    ...(task.kind === 'planner' ? { planner: { specialties: [...planSpecialties] } } : {}),
   };
 }
 
@@ -111,7 +114,7 @@ export class Scheduler {
           agentId: route.agentId,
           message: {
             type: 'task.assign', taskId: row.id, attempt,
-            task: taskSpec(row, previous, route.agentId, row.plan_id ? this.store.get(row.plan_id) : undefined),
+            task: taskSpec(row, previous, route.agentId, row.plan_id ? this.store.get(row.plan_id) : undefined, this.opts.planSpecialties ?? []),
           },
           row,
         });

@@ -22,6 +22,8 @@ import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
 import { Plans } from './plans/plans.js';
+import { Planner } from './plans/planner.js';
+import { orderedSpecialties } from './plans/plan-steps.js';
 import { LiveStream } from './live-stream.js';
 import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
@@ -72,14 +74,17 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const pushTokens = githubApp && new PushTokens(githubApp, store, log);
   const credentials = new CredentialStore(db);
   const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
+  const planSpecialties = orderedSpecialties(settings.cluster.agents.flatMap((a) => a.specialties), routing.planOrder);
   const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log });
   const scheduler = new Scheduler(store, registry, {
-    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget,
+    leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget, planSpecialties,
     ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
   });
   hub.scheduler = scheduler;
   const plans = new Plans(store, { log, schedule: () => scheduler.schedule() });
+  const planner = new Planner(store, plans, { log, specialties: planSpecialties, autoApprove: routing.planApproval === 'auto' });
   plans.resume();
+  planner.resume();
   let url = '';
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
   const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
@@ -101,12 +106,12 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     res.json({ ok: true, agents: registry.connected.size });
   });
   app.use('/api/v1', apiRouter({
-    store, plans, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
+    store, plans, planner, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
     idempotency: new IdempotencyKeys(db),
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
-  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, plans, scheduler, log }));
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log }));
   app.use('/git', gitHttp({ root: localForge.root, credentials, pushableRefs: (agentId, repo) => pushableBranches(store, agentId, repo), log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });

@@ -72,13 +72,18 @@ export interface PlanStepView {
 
 export interface Task {
   id: number;
-  /** `plan`: a task no agent runs; its steps are tasks of their own, run one after another. */
-  kind: 'task' | 'plan';
+  /**
+   * `plan`: a task no agent runs; its steps are tasks of their own, run one after another.
+   * `planner`: a read-only run that proposes a plan's steps (`proposal`, once it answered).
+   */
+  kind: 'task' | 'plan' | 'planner';
   /** For a plan's step: the plan, and the step's place in it (from 0). */
   planId: number | null;
   stepIndex: number | null;
   /** For a plan: its steps in order. */
   steps?: PlanStepView[];
+  /** For a planner run: the steps it proposed, once its answer was a valid plan. */
+  proposal?: Array<{ specialty: string; goal: string }>;
   state: TaskState;
   title: string;
   body: string;
@@ -145,7 +150,7 @@ export interface TaskRow {
   /** GitHub App installation the task's delivery came from (migration 3). */
   installation_id?: number | null;
   /** Plans (migration 7): see Task.kind, planId, stepIndex; plan_steps is the plan's JSON list of {specialty, goal}. */
-  kind: 'task' | 'plan';
+  kind: 'task' | 'plan' | 'planner';
   plan_id: number | null;
   step_index: number | null;
   plan_steps: string | null;

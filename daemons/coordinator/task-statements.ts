@@ -21,16 +21,20 @@ export function taskStatements(db: Db) {
     events: db.prepare<[number], { id: number; at: number; kind: string; attempt: number; agent_id: string | null; message: string }>(
       'SELECT id, at, kind, attempt, agent_id, message FROM task_events WHERE task_id = ? ORDER BY id'),
     dispatchable: db.prepare<[number, number], TaskRow>(
-      "SELECT * FROM tasks WHERE state = 'queued' AND not_before <= ? AND kind = 'task' ORDER BY id LIMIT ?"),
+      "SELECT * FROM tasks WHERE state = 'queued' AND not_before <= ? AND kind <> 'plan' ORDER BY id LIMIT ?"),
     activeByAgent: db.prepare<[], { agent_id: string; n: number }>(
       "SELECT agent_id, count(*) AS n FROM tasks WHERE state IN ('assigned','running') GROUP BY agent_id"),
     activeOfAgent: db.prepare<[string], TaskRow>(
       "SELECT * FROM tasks WHERE agent_id = ? AND state IN ('assigned','running')"),
     expired: db.prepare<[number], TaskRow>(
-      "SELECT * FROM tasks WHERE state IN ('assigned','running') AND lease_expires_at < ? AND kind = 'task'"),
+      "SELECT * FROM tasks WHERE state IN ('assigned','running') AND lease_expires_at < ? AND kind <> 'plan'"),
     renew: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE agent_id = ? AND state IN ('assigned','running')"),
     staleCount: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM task_events WHERE task_id = ? AND kind = 'stale-ignored'"),
-    renewAll: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE state IN ('assigned','running') AND kind = 'task'"),
+    renewAll: db.prepare("UPDATE tasks SET lease_expires_at = ? WHERE state IN ('assigned','running') AND kind <> 'plan'"),
+    ofKind: db.prepare<[string, number, string], TaskRow>('SELECT * FROM tasks WHERE repo = ? AND issue_number = ? AND kind = ? ORDER BY id DESC LIMIT 1'),
+    unreviewedPlanners: db.prepare<[], { id: number }>(
+      `SELECT id FROM tasks t WHERE kind = 'planner' AND state = 'succeeded' AND plan_steps IS NULL
+       AND NOT EXISTS (SELECT 1 FROM task_events e WHERE e.task_id = t.id AND e.kind = 'plan-invalid')`),
     stepsOf: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE plan_id = ? ORDER BY step_index'),
     openPlans: db.prepare<[], TaskRow>("SELECT * FROM tasks WHERE kind = 'plan' AND state IN ('queued','assigned','running')"),
   };

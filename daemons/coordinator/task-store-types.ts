@@ -20,7 +20,7 @@ export interface NewTask {
   followUp?: FollowUp | null;
   context?: ContextComment[];
   /** A plan (its steps run as tasks of their own), or a step of one. */
-  kind?: 'task' | 'plan';
+  kind?: 'task' | 'plan' | 'planner';
   planSteps?: readonly PlanStep[];
   planId?: number | null;
   stepIndex?: number | null;

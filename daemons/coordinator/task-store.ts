@@ -8,7 +8,7 @@ import type { Db } from './db.js';
 import { taskStatements, type TaskStatements } from './task-statements.js';
 import { MAX_PROGRESS_EVENTS, MAX_RETRY_BACKOFF_MS, MAX_STALE_EVENTS, RELEASE_DELAY_MS, TaskNotFound, type NewTask, type Revoked, type StorePolicy, type TaskEventOf } from './task-store-types.js';
 import type { ContextComment, FollowUp, TaskRef } from '../shared/protocol.js';
-import { stepViews } from './plans/plan-steps.js';
+import { parsePlanSteps, stepViews, type PlanStep } from './plans/plan-steps.js';
 import {
   ACTIVE_STATES, IllegalTransition, TASK_STATES, canTransition, toTask,
   type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
@@ -102,7 +102,28 @@ export class TaskStore {
   private shaped(row: TaskRow): Task {
     const task = toTask(row);
     if (row.kind === 'plan') task.steps = stepViews(row, this.stmt.stepsOf.all(row.id));
+    if (row.kind === 'planner' && row.plan_steps) task.proposal = parsePlanSteps(row.plan_steps);
     return task;
+  }
+
+  /** A planner run's proposal (not a state change, but watchers want it). */
+  setProposal(id: number, steps: readonly PlanStep[], message: string): void {
+    this.tx(() => {
+      this.db.prepare("UPDATE tasks SET plan_steps = ? WHERE id = ? AND kind = 'planner'").run(JSON.stringify(steps), id);
+      this.changed.add(id);
+      this.addEvent(id, 'plan-proposed', this.row(id)?.attempt ?? 0, null, message);
+    });
+  }
+
+  /** The newest task of this kind made from the issue (e.g. its latest planner run). */
+  latestOfKind(repo: string, issueNumber: number, kind: TaskRow['kind']): Task | undefined {
+    const row = this.stmt.ofKind.get(repo, issueNumber, kind);
+    return row && this.shaped(row);
+  }
+
+  /** Planner runs that succeeded but whose answer was not read yet (the coordinator stopped in between). */
+  unreviewedPlanners(): number[] {
+    return this.stmt.unreviewedPlanners.all().map((r) => r.id);
   }
 
   /** The task rows of a plan's steps that exist so far, in step order. */
@@ -174,8 +195,11 @@ export class TaskStore {
   }
 
   /** Records something that happened to a task outside its state machine (e.g. a publishing failure). */
-  note(id: number, kind: string, message: string): void {
-    this.tx(() => this.addEvent(id, kind, this.row(id)?.attempt ?? 0, null, message));
+  note(id: number, kind: string, message: string, announce = false): void {
+    this.tx(() => {
+      if (announce) this.changed.add(id); // watchers show it (e.g. an approved proposal)
+      this.addEvent(id, kind, this.row(id)?.attempt ?? 0, null, message);
+    });
   }
 
   events(id: number): TaskEvent[] {

@@ -4,7 +4,7 @@
  * and how to try again — no run ends without saying why.
  */
 import type { Task, TaskEvent } from './task-model.js';
-import { planPullRequestBody, planTrackingComment } from './plans/plan-text.js';
+import { planPullRequestBody, planTrackingComment, plannerComment } from './plans/plan-text.js';
 
 const OUTPUT_LINES = 10;
 /** The event the publisher records when it could not open or reuse the pull request. */
@@ -12,6 +12,8 @@ export const PUBLISH_FAILED = 'publish-failed';
 
 export function trackingComment(task: Task, events: readonly TaskEvent[]): string {
   if (task.kind === 'plan') return planTrackingComment(task, events);
+  const planner = task.kind === 'planner' ? plannerComment(task, events) : undefined;
+  if (planner) return planner;
   const head = `**claude-code-cluster** · task ${task.id} · ${task.specialty}${task.followUp ? ` · follow-up on #${task.followUp.pullRequest}` : ''}`;
   const attempt = `attempt ${task.attempt} of ${task.maxAttempts}`;
   const retry = `To try again, comment \`/ccc retry\` here or run \`ccc retry ${task.id}\`.`;

@@ -27,6 +27,8 @@ export type WebhookIntent =
   | { kind: 'pong'; zen: string | null; missingEvents: string[] }
   | { kind: 'ignore'; reason: string }
   | { kind: 'run'; issue: IssueWork; why: string }
+  | { kind: 'plan'; issue: IssueWork; why: string }
+  | { kind: 'approve'; repo: string; issueNumber: number; by: string }
   | { kind: 'cancel'; repo: string; issueNumber: number; by: string }
   | { kind: 'retry'; repo: string; number: number; pull: boolean; by: string }
   | Extract<PullIntent, { kind: 'follow-up' }>
@@ -34,7 +36,7 @@ export type WebhookIntent =
 
 /** The events the webhook must send (GitHub: "Issues", "Issue comments", "Pull request reviews", "Pull request review comments"). */
 export const NEEDED_EVENTS: readonly string[] = ['issues', 'issue_comment', 'pull_request_review', 'pull_request_review_comment'];
-export const COMMANDS = ['run', 'cancel', 'retry'] as const;
+export const COMMANDS = ['run', 'cancel', 'retry', 'plan', 'approve'] as const;
 
 const label = z.object({ name: z.string() });
 const user = z.object({ login: z.string() });
@@ -139,8 +141,10 @@ function commentEvent(payload: unknown, policy: WebhookPolicy): WebhookIntent {
   if (onPull) return pullComment(repository.full_name, issue.number, comment.user.login, comment.body ?? '', command) as WebhookIntent;
   if (command === 'cancel') return { kind: 'cancel', repo: repository.full_name, issueNumber: issue.number, by: `@${comment.user.login} on GitHub` };
   if (command === 'retry') return { kind: 'retry', repo: repository.full_name, number: issue.number, pull: false, by: `@${comment.user.login} on GitHub` };
+  if (command === 'approve') return { kind: 'approve', repo: repository.full_name, issueNumber: issue.number, by: `@${comment.user.login} on GitHub` };
   if (issue.state === 'closed') return ignore(`issue ${ref} is closed`);
-  return run(repository.full_name, issue, `/ccc run by @${comment.user.login} (${comment.author_association})`);
+  const why = `/ccc ${command} by @${comment.user.login} (${comment.author_association})`;
+  return run(repository.full_name, issue, why, command === 'plan' ? 'plan' : 'run');
 }
 
 /**
@@ -154,9 +158,10 @@ export function parseCommand(body: string): string | undefined {
   return m ? (m[1] ?? '').toLowerCase() : undefined;
 }
 
-function run(repo: string, issue: Issue, why: string): WebhookIntent {
+/** `run`: work on the issue; `plan`: a planner run that proposes the steps first. */
+function run(repo: string, issue: Issue, why: string, kind: 'run' | 'plan' = 'run'): WebhookIntent {
   return {
-    kind: 'run',
+    kind,
     issue: { repo, issueNumber: issue.number, title: issue.title, body: issue.body ?? '', labels: issue.labels.map((l) => l.name) },
     why,
   };

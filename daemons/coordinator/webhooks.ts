@@ -5,6 +5,7 @@
  * The delivery row and whatever it did commit in one transaction before the
  * 2xx is sent, so a replay (even after a restart) does nothing twice.
  */
+import { CccError } from '../shared/errors.js';
 import { verify } from '@octokit/webhooks-methods';
 import express, { type Request, type Router } from 'express';
 import type { Settings } from '../shared/config.js';
@@ -14,6 +15,7 @@ import type { Db } from './db.js';
 import { HttpError } from './http-error.js';
 import { createWork, specialtyPolicy } from './new-task.js';
 import type { Plans } from './plans/plans.js';
+import type { Planner } from './plans/planner.js';
 import type { Scheduler } from './scheduler.js';
 import type { Task, TaskState } from './task-model.js';
 import type { Revoked, TaskStore } from './task-store.js';
@@ -34,6 +36,8 @@ export interface WebhookDeps {
   store: TaskStore;
   /** Makes a plan of an issue whose labels name several specialties. */
   plans: Plans;
+  /** `/ccc plan` and `/ccc approve`. */
+  planner: Planner;
   scheduler: Scheduler;
   log: Logger;
 }
@@ -60,7 +64,7 @@ interface Reply {
  *
  * @example app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }))
  */
-export function githubWebhooks({ settings, forge, db, store, plans, scheduler, log }: WebhookDeps): Router {
+export function githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log }: WebhookDeps): Router {
   const router = express.Router();
   const secret = settings.webhookSecret;
   if (!secret) {
@@ -105,6 +109,23 @@ export function githubWebhooks({ settings, forge, db, store, plans, scheduler, l
         return continuedReply(retryLatest(store, intent), 'task-retried');
       case 'follow-up':
         return continuedReply(createFollowUp(store, { ...intent, context }), 'task-created');
+      case 'plan': {
+        const current = openTask(intent.issue.repo, intent.issue.issueNumber);
+        if (current) return { status: 200, body: { outcome: 'task-exists', task: current }, outcome: 'task-exists', task: current };
+        const task = planner.propose({ ...intent.issue, source: 'github', context });
+        return { status: 201, body: { outcome: 'planner-started', task }, outcome: 'planner-started', task, created: true };
+      }
+      case 'approve': {
+        const proposed = planner.latestFor(intent.repo, intent.issueNumber);
+        if (!proposed) return ignored(`no /ccc plan proposal on ${intent.repo}#${intent.issueNumber} to approve; comment /ccc plan first`);
+        try {
+          const plan = planner.approve(proposed.id, intent.by);
+          return { status: 201, body: { outcome: 'plan-created', task: plan }, outcome: 'plan-created', task: plan, created: true };
+        } catch (err) {
+          if (err instanceof CccError) return ignored(err.message);
+          throw err;
+        }
+      }
     }
   };
 
@@ -157,7 +178,7 @@ function continuedReply(done: Continued, created: string): Reply {
 
 /** The comments a new task carries: the issue's for a run, the pull request's for a follow-up. */
 async function contextFor(intent: WebhookIntent, forge: Forge, allowedAssociations: readonly string[], log: Logger): Promise<ContextComment[]> {
-  if (intent.kind === 'run') return fetchContext(forge, { repo: intent.issue.repo, number: intent.issue.issueNumber, allowedAssociations }, log);
+  if (intent.kind === 'run' || intent.kind === 'plan') return fetchContext(forge, { repo: intent.issue.repo, number: intent.issue.issueNumber, allowedAssociations }, log);
   if (intent.kind === 'follow-up') return fetchContext(forge, { repo: intent.repo, number: intent.pull, allowedAssociations, exclude: intent.followUp.body }, log);
   return [];
 }

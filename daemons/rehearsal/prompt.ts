@@ -20,6 +20,8 @@ export interface TaskPrompt {
   issueRef: string;
   title: string;
   specialty: string;
+  /** A planner prompt's `Specialties:` line: what its plan may use. */
+  specialties?: string[];
   body: string;
 }
 
@@ -67,6 +69,7 @@ export function parseTask(request: Pick<MessagesRequest, 'messages'>): TaskPromp
     issueRef: number ? `#${number}` : issue ?? 'the task',
     title,
     specialty: (field(text, 'Specialty') ?? 'general').toLowerCase(),
+    specialties: (field(text, 'Specialties') ?? '').toLowerCase().split(/[\s,]+/).filter(Boolean),
     body: fence ? afterTitle.slice(fence.index + fence[0].length).replace(/^\r?\n/, '') : '',
   };
 }

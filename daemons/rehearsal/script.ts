@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { toolResults, toolUses, type MessagesRequest } from './messages.js';
 import { currentTaskStart, parseKnobs, parseTask, workingDirectory, type Knobs } from './prompt.js';
 import { taskFile } from './task-file.js';
+import { plannerAnswer } from './planner-answer.js';
 
 export type ScriptedBlock =
   | { type: 'text'; text: string }
@@ -79,6 +80,7 @@ export function decideTurn(request: Pick<MessagesRequest, 'messages' | 'system'>
     return { kind: 'turn', latencyMs, fault, turn: tool(turnNumber, 'Bash', { command: `echo turn ${turnNumber}`, description: `Print turn ${turnNumber}` }) };
   }
   if (!task) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: this prompt has no task header (lines Repository:, Issue:, Title:, Specialty:, then ---), so there is nothing to do.') };
+  if (task.specialty === 'planner') return { kind: 'turn', latencyMs, turn: text(plannerAnswer(task)) };
   if (!cwd) return { kind: 'turn', latencyMs, turn: text('Rehearsal model: the request does not say the working directory ("Primary working directory: /…"), so no file was written. Check this CLI version with scripts/check-claude-cli.mjs.') };
 
   const bash = own.bash ?? defaults.bash;

@@ -101,6 +101,8 @@ export const clusterSchema = z
         fallbackAfterSeconds: z.number().min(0).default(0),
         /** The order of a plan's steps, when an issue has several ccc:<specialty> labels (docs/plans.md). */
         planOrder: z.array(specialty).min(1).default(['backend', 'frontend', 'testing', 'devops']),
+        /** What a planner run's proposal (`/ccc plan`) waits for: `comment` (`/ccc approve`) or `auto` (runs at once). */
+        planApproval: z.enum(['comment', 'auto']).default('comment'),
         keywords: z.record(specialty, z.array(keywordSchema).min(1)).optional(),
       })
       .prefault({}),

@@ -74,6 +74,8 @@ export const taskSpecSchema = z.strictObject({
   context: z.array(contextCommentSchema).max(MAX_CONTEXT_COMMENTS).optional(),
   /** Set when the task is a step of a plan; the earlier steps' commits are on `branch`. */
   plan: planContextSchema.optional(),
+  /** Set for a planner run (`/ccc plan`): read-only tools; the answer is a plan using these specialties. */
+  planner: z.strictObject({ specialties: z.array(specialty).min(1).max(32) }).optional(),
 });
 
 // ── agent → coordinator ────────────────────────────────────────────────────

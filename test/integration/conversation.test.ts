@@ -40,7 +40,7 @@ async function finished(url: string, token: string, id: number): Promise<any> {
   }, 120_000, `task ${id} to succeed with its pull request`);
 }
 
-describe('the conversation: issue → pull request → /ccc follow-up → a new commit on the same branch', () => {
+describe('the conversation: issue → pull request → /ccc follow-up → a new commit on the same branch', { timeout: 180_000 }, () => {
   it('on GitHub (stand-in): a /ccc comment on the pull request adds a commit; a new run of the issue reuses the open pull request', async () => {
     const dir = tempDir('ccc-conversation-');
     const gh = await githubStandIn();

@@ -13,6 +13,9 @@ import { startLocalCluster, type LocalCluster } from '../../daemons/cli/local-cl
 import { descendants, killAll } from '../../scripts/drill/processes.js';
 import { api, clusterConfig, eventually, onCleanup, tempDir, writeCluster } from '../helpers.js';
 import { cli } from '../cli/run-cli.js';
+import { ensureDemoRepo } from '../../daemons/cli/demo-repo.js';
+import { githubStandIn } from '../github-stand-in.js';
+import { SECRET, comment, deliver } from '../github-webhooks.js';
 
 const LABELS = ['ccc:devops', 'ccc:testing', 'ccc:frontend', 'ccc:backend'];
 const ORDER = ['backend', 'frontend', 'testing', 'devops'];
@@ -145,5 +148,72 @@ describe('plans: one issue, four specialists in turn, one pull request', { timeo
     const commits = branchCommits(cluster, done.branch);
     expect(commits.map((c) => c.by)).toEqual(ORDER);
     expect(commits.map((c) => c.sha)).toEqual(done.steps.map((s: any) => s.commit));
+  });
+
+  it('on GitHub (stand-in): /ccc plan proposes the steps on the issue, /ccc approve runs them into one pull request', async () => {
+    const dir = tempDir('ccc-plan-github-');
+    const gh = await githubStandIn();
+    const remote = join(dir, 'github');
+    ensureDemoRepo(remote, 'acme/web');
+    const cluster = await startLocalCluster({
+      configFile: writeCluster(dir, config()), dataDir: join(dir, 'state'), port: 0,
+      coordinatorEnv: { CCC_WEBHOOK_SECRET: SECRET, CCC_GITHUB_TOKEN: 'ghp_plantoken_0123456789abcdef', CCC_GITHUB_API_URL: gh.url },
+      agentEnv: { CCC_GIT_URL_TEMPLATE: `file://${remote}/{owner}/{repo}.git` },
+    });
+    onCleanup(() => cluster.stop());
+    const onIssue = (body: string) => {
+      const c = comment(body, 'OWNER') as any;
+      c.repository.full_name = 'acme/web';
+      c.issue.number = 21;
+      c.issue.title = 'Status page: a backend endpoint and a frontend page';
+      return deliver(cluster.url, c, { event: 'issue_comment' });
+    };
+    const early = await onIssue('/ccc approve');
+    expect(early.status).toBe(202);
+    expect(early.body.ignored).toMatch(/no \/ccc plan proposal/);
+
+    const asked = await onIssue('/ccc plan');
+    expect(asked.status, JSON.stringify(asked.body)).toBe(201);
+    expect(asked.body).toMatchObject({ outcome: 'planner-started', task: { kind: 'planner', specialty: 'general' } });
+    const proposed = await eventually(async () => {
+      const t = await getTask(cluster, asked.body.task.id);
+      if (t.state === 'failed') throw new Error(`planner failed: ${t.result?.summary}`);
+      return t.proposal ? t : undefined;
+    }, 90_000, 'the proposal');
+    expect(proposed.proposal.map((s: any) => s.specialty)).toEqual(['backend', 'frontend']);
+    expect(proposed.result.commit ?? null).toBeNull(); // read only: nothing pushed
+    await eventually(() => [...gh.comments.values()].some((c) => c.includes('Proposed plan') && c.includes('/ccc approve')), 20_000, 'the proposal on the issue');
+
+    const approved = await onIssue('/ccc approve');
+    expect(approved.status, JSON.stringify(approved.body)).toBe(201);
+    expect(approved.body).toMatchObject({ outcome: 'plan-created', task: { kind: 'plan' } });
+    const done = await until(cluster, approved.body.task.id, 'succeeded');
+    expect(done.steps.map((s: any) => [s.specialty, s.agentId])).toEqual([['backend', 'backend'], ['frontend', 'frontend']]);
+    expect(gh.pulls).toHaveLength(1);
+    expect(gh.pulls[0]!.body).toMatch(/^Closes #21\n/);
+    await eventually(() => [...gh.comments.values()].some((c) => c.includes('Done: every step finished.')), 20_000, 'the checklist done');
+    expect((await onIssue('/ccc approve')).status).toBe(202); // approved once only
+  });
+
+  it('on the local forge: ccc submit --propose, then ccc approve <id> runs the proposal', async () => {
+    const { cluster, dir } = await start('ccc-plan-propose-');
+    const env = { CCC_COORDINATOR_URL: cluster.url, CCC_ADMIN_TOKEN: cluster.adminToken, CCC_DATA_DIR: join(dir, 'cli') };
+    const submitted = await cli(['submit', '--propose', '--title', 'Status page: the backend endpoint, the frontend page, testing', '--repo', 'demo/app'], env);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const id = Number(/planner task (\d+) submitted/.exec(submitted.stdout)?.[1]);
+    expect(id).toBeGreaterThan(0);
+    const tooEarly = await cli(['approve', String(id)], env);
+    if (tooEarly.code !== 0) expect(tooEarly.stderr).toMatch(/has no proposal to approve/);
+    const proposed = await eventually(async () => ((await getTask(cluster, id)).proposal ? true : undefined), 90_000, 'the proposal');
+    expect(proposed).toBe(true);
+    const approved = tooEarly.code === 0 ? tooEarly : await cli(['approve', String(id)], env);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(/^plan \d+: backend → frontend → testing/);
+    const planId = Number(/^plan (\d+)/.exec(approved.stdout)![1]);
+    const done = await until(cluster, planId, 'succeeded');
+    expect(done.steps.map((s: any) => s.agentId)).toEqual(['backend', 'frontend', 'testing']);
+    const again = await cli(['approve', String(id)], env);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/approved already/);
   });
 });

@@ -58,6 +58,11 @@ export class RepoExecutor implements Executor {
     const earlier = (task.plan?.steps ?? []).slice(0, task.plan?.index ?? 0).flatMap((s) => (s.commit ? [s.commit] : []));
     const stepDiffs = earlier.length ? await this.workspaces.diffsOf(ws, earlier) : undefined;
     const { limit, ...outcome } = await this.inner.run({ ...execution, workDir: ws.dir, ...(stepDiffs ? { stepDiffs } : {}) }, hooks);
+    if (task.planner) {
+      // A planner only reads: whatever it left in the directory is not work to push.
+      this.workspaces.remove(ws);
+      return outcome;
+    }
     const incomplete = outcome.outcome === 'failed' && limit && this.opts.keepWorkOnLimit ? LIMIT_REASONS[limit] : null;
     if (outcome.outcome !== 'succeeded' && !incomplete) {
       this.log.info({ taskId, attempt, dir: ws.dir }, 'keeping the workspace of an unsuccessful attempt for inspection');

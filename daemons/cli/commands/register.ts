@@ -11,7 +11,7 @@ import { runLogs } from './logs.js';
 import { parsePullNumber, runComment, runPull, runPulls } from './pulls.js';
 import { runStatus } from './status.js';
 import { runSubmit } from './submit.js';
-import { parseLimit, parseTaskId, runCancelOrRetry, runTasks } from './tasks.js';
+import { parseLimit, parseTaskId, runApprove, runCancelOrRetry, runTasks } from './tasks.js';
 
 interface CommonArgs extends ConnectionFlags {
   json: boolean;
@@ -31,7 +31,7 @@ async function act(args: CommonArgs, env: Env, run: (api: ApiClient, io: Io, con
   process.exitCode = await run(new ApiClient(connection), processIo(), connection);
 }
 
-export const OPERATOR_COMMANDS = ['status', 'agents', 'tasks', 'submit', 'logs', 'cancel', 'retry', 'drain', 'resume', 'doctor', 'pulls', 'pull', 'comment'] as const;
+export const OPERATOR_COMMANDS = ['status', 'agents', 'tasks', 'submit', 'logs', 'cancel', 'retry', 'approve', 'drain', 'resume', 'doctor', 'pulls', 'pull', 'comment'] as const;
 
 /** Adds status, agents, tasks, submit, logs, cancel, retry, drain, resume and doctor. */
 export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
@@ -69,10 +69,13 @@ export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
         .option('label', { type: 'string', array: true, default: [] as string[], describe: 'a label (repeatable); ccc:<specialty> picks the specialty' })
         .option('repo', { type: 'string', describe: 'the repository to work on, owner/name' })
         .option('specialty', { type: 'string', describe: 'the specialty; wins over labels and keywords' })
+        .option('propose', { type: 'boolean', default: false, describe: 'a planner run proposes the steps of a plan; `ccc approve <id>` runs them' })
         .conflicts('body', 'body-file')
-        .example('$0 submit --title "Add a health endpoint" --label ccc:backend --repo demo/app', 'routed to the backend agent'),
+        .conflicts('propose', 'specialty')
+        .example('$0 submit --title "Add a health endpoint" --label ccc:backend --repo demo/app', 'routed to the backend agent')
+        .example('$0 submit --title "Status page" --label ccc:backend --label ccc:frontend --repo demo/app', 'a plan: backend, then frontend, one pull request'),
     (args) => act(args, env, (api, io) => runSubmit(api, io, {
-      title: args.title, body: args.body, bodyFile: args.bodyFile, labels: args.label.map(String), repo: args.repo, specialty: args.specialty, json: args.json,
+      title: args.title, body: args.body, bodyFile: args.bodyFile, labels: args.label.map(String), repo: args.repo, specialty: args.specialty, propose: args.propose, json: args.json,
     })))
 
     .command('logs <task>', "a task's history; -f follows it live until it ends (exit 0 if it succeeded, 1 if not)", (y) =>
@@ -90,6 +93,10 @@ export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
     .command('retry <task>', 'queue a failed or cancelled task again, with a fresh set of attempts', (y) =>
       common(y).positional('task', { type: 'string', describe: 'task id' }).example('$0 retry 12', 'task 12 goes back to the queue'),
     (args) => act(args, env, (api, io) => runCancelOrRetry(api, io, { task: parseTaskId(args.task), action: 'retry', json: args.json })))
+
+    .command('approve <task>', "run a planner task's proposed steps as a plan (`ccc submit --propose`, `/ccc plan`)", (y) =>
+      common(y).positional('task', { type: 'string', describe: 'the planner task id' }).example('$0 approve 12', "planner task 12's steps become a plan"),
+    (args) => act(args, env, (api, io) => runApprove(api, io, { task: parseTaskId(args.task), json: args.json })))
 
     .command('pulls', "list the local forge's pull requests", (y) =>
       common(y).example('$0 pulls', 'number, state, repository, branch, title'),

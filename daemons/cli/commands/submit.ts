@@ -13,6 +13,8 @@ export interface SubmitOptions {
   labels: string[];
   repo?: string | undefined;
   specialty?: string | undefined;
+  /** A planner run that proposes a plan's steps (approved with `ccc approve`). */
+  propose?: boolean;
   json: boolean;
 }
 
@@ -23,10 +25,13 @@ export async function runSubmit(api: ApiClient, io: Io, opts: SubmitOptions): Pr
     labels: opts.labels,
     ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
     ...(opts.specialty !== undefined ? { specialty: opts.specialty } : {}),
+    ...(opts.propose ? { propose: true } : {}),
   };
   const body = await postOnce(api, request);
   const t = body.task;
   if (opts.json) io.out(json(body));
+  else if (t.kind === 'plan') io.out(`plan ${t.id} submitted: ${(t.steps ?? []).map((s) => s.specialty).join(' → ')}, one after another on one branch (ccc logs ${t.id} -f to follow it)\n`);
+  else if (t.kind === 'planner') io.out(`planner task ${t.id} submitted: a read-only run proposes the steps; then \`ccc approve ${t.id}\` runs them\n`);
   else io.out(`task ${t.id} submitted (${t.state}, specialty ${t.specialty})\nroute: ${t.routeReason}\n`);
   return EXIT.ok;
 }

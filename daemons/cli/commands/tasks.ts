@@ -1,4 +1,4 @@
-/** `ccc tasks`, `ccc cancel <task>`, `ccc retry <task>`. */
+/** `ccc tasks`, `ccc cancel <task>`, `ccc retry <task>`, `ccc approve <task>`. */
 import { CliError, EXIT, type ApiClient, type ExitCode, type Task, type TaskState } from './api-client.js';
 import { age, json, table } from './format.js';
 import type { Io } from './io.js';
@@ -84,5 +84,14 @@ export async function runCancelOrRetry(api: ApiClient, io: Io, opts: { task: num
   else if (opts.action === 'cancel') io.out(`${t.kind === 'plan' ? 'plan' : 'task'} ${t.id} cancelled (ccc retry ${t.id} queues it again)\n`);
   else if (t.kind === 'plan') io.out(`plan ${t.id} goes on from step ${(currentStep(t)?.index ?? 0) + 1} (${currentStep(t)?.specialty ?? '?'}); the steps before it stay done (ccc logs ${t.id} -f to follow it)\n`);
   else io.out(`task ${t.id} queued again: ${t.maxAttempts - t.attempt} more attempts (ccc logs ${t.id} -f to follow it)\n`);
+  return EXIT.ok;
+}
+
+/** A planner task's proposal becomes a plan. */
+export async function runApprove(api: ApiClient, io: Io, opts: { task: number; json: boolean }): Promise<ExitCode> {
+  const body = await api.post<{ task: Task }>(`/tasks/${opts.task}/approve`);
+  const plan = body.task;
+  if (opts.json) io.out(json(body));
+  else io.out(`plan ${plan.id}: ${(plan.steps ?? []).map((s) => s.specialty).join(' → ')} (ccc logs ${plan.id} -f to follow it)\n`);
   return EXIT.ok;
 }

@@ -42,6 +42,12 @@ export function planFromLabels(labels: readonly string[], planOrder: readonly st
     .map((specialty) => ({ specialty, goal: DEFAULT_GOALS[specialty] ?? `the ${specialty} part of the issue` }));
 }
 
+/** Each specialty once, those `planOrder` names first in its order, then the rest as given. */
+export function orderedSpecialties(specialties: readonly string[], planOrder: readonly string[]): string[] {
+  const unique = [...new Set(specialties)];
+  return [...planOrder.filter((s) => unique.includes(s)), ...unique.filter((s) => !planOrder.includes(s))];
+}
+
 export function parsePlanSteps(json: string | null): PlanStep[] {
   return json ? (JSON.parse(json) as PlanStep[]) : [];
 }

@@ -32,6 +32,25 @@ export function planPullRequestBody(plan: Task): string {
     + `| Step | Specialty | Goal | State | Agent | Commit | Turns | Cost |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}${totals(steps)}`;
 }
 
+/** A planner run's comment: running, its proposal and how to run it, or why its answer was no plan. */
+export function plannerComment(task: Task, events: readonly TaskEvent[]): string | undefined {
+  const head = `**claude-code-cluster** · task ${task.id} · planner`;
+  const approved = [...events].reverse().find((e) => e.kind === 'plan-approved')?.message;
+  const invalid = [...events].reverse().find((e) => e.kind === 'plan-invalid')?.message;
+  switch (task.state) {
+    case 'queued': return `${head}\n\nQueued: a read-only run will propose the steps of a plan (${task.routeReason}).`;
+    case 'assigned':
+    case 'running': return `${head}\n\nPlanning on agent **${task.agentId}**: a read-only run proposes the steps.`;
+    case 'succeeded': {
+      if (!task.proposal) return `${head}\n\nThe planner's answer was not a plan: ${invalid ?? 'not read yet'}.\n\nComment \`/ccc plan\` to ask again, or label the issue with the \`ccc:<specialty>\` labels of the steps you want.`;
+      const list = task.proposal.map((s, i) => `${i + 1}. **${s.specialty}**: ${s.goal}`).join('\n');
+      const next = approved ? `Approved (${approved}).` : 'Comment `/ccc approve` to run it, one specialist after another on one branch, or `/ccc plan` for another proposal.';
+      return `${head}\n\nProposed plan (by agent ${task.agentId}):\n\n${list}\n\n${next}`;
+    }
+    default: return undefined; // failed or cancelled: as for any task
+  }
+}
+
 function stepStatus(s: PlanStepView): string {
   switch (s.state) {
     case 'pending': return 'waits for the step before';

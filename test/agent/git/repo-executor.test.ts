@@ -112,4 +112,26 @@ describe('RepoExecutor', () => {
     expect(outcome.branch).toBe('ccc/40-add-search');
     expect(sh(['rev-parse', `${outcome.commit}^`], origin)).toBe(first.commit);
   });
+
+  it.skipIf(!existsSync(CLAUDE))('a planner run (real CLI) answers with its plan and cannot write: the Write it tries is refused, nothing is pushed', async () => {
+    const { dir, origin, workspaces } = setup();
+    const claude = (await cli(6))(join(dir, 'home'));
+    const progress: string[] = [];
+    const task = spec({ issueNumber: 50, title: 'Status page: backend and frontend', specialty: 'general', planner: { specialties: ['backend', 'frontend', 'testing'] }, body: 'ccc-rehearsal: write=server/planted.py:x%3D1' });
+    let planted: boolean | undefined;
+    const observed: Executor = {
+      async run(execution, h) {
+        const outcome = await claude.run(execution, h);
+        planted = existsSync(join(execution.workDir, 'server', 'planted.py'));
+        return outcome;
+      },
+    };
+    const outcome = await run(new RepoExecutor(observed, workspaces, memoryLogger().log), 5, task, progress);
+    expect(outcome, progress.join('\n')).toMatchObject({ outcome: 'succeeded' });
+    expect(progress.join('\n')).toContain('tool Write:'); // it tried
+    expect(planted).toBe(false); // and the CLI refused it
+    expect(JSON.parse(outcome.summary).steps.map((s: { specialty: string }) => s.specialty)).toEqual(['backend', 'frontend']);
+    expect(outcome.branch ?? null).toBeNull();
+    expect(sh(['branch', '--list', 'ccc/50-*'], origin)).toBe('');
+  }, 60_000);
 });
