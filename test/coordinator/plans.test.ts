@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { openDb } from '../../daemons/coordinator/db.js';
 import { planFromLabels } from '../../daemons/coordinator/plans/plan-steps.js';
 import { Plans } from '../../daemons/coordinator/plans/plans.js';
+import { Planner, parseProposal } from '../../daemons/coordinator/plans/planner.js';
 import type { TaskResult } from '../../daemons/coordinator/task-model.js';
 import { TaskStore, type NewTask } from '../../daemons/coordinator/task-store.js';
 import { memoryLogger, onCleanup, tempDir } from '../helpers.js';
@@ -125,5 +126,49 @@ describe('plans', () => {
     runStep(store, plan.id, { outcome: 'failed', summary: 'model overloaded', retryable: true });
     expect(store.get(plan.id)!.state).toBe('running');
     expect(store.events(plan.id).map((e) => e.kind)).toContain('plan-step');
+  });
+
+  it('a planner answer is a plan only when it is the JSON shape, 2 to 8 steps, every specialty one the cluster has', () => {
+    const cluster = ['backend', 'frontend', 'testing'];
+    expect(parseProposal('Here it is:\n{"steps":[{"specialty":"backend","goal":"API"},{"specialty":"frontend","goal":" the\\n page "}]}\nDone.', cluster))
+      .toEqual({ steps: [{ specialty: 'backend', goal: 'API' }, { specialty: 'frontend', goal: 'the page' }] });
+    expect(parseProposal('I would start with the API.', cluster)).toEqual({ problem: 'the answer holds no JSON object' });
+    expect(parseProposal('{"steps": [', cluster)).toEqual({ problem: 'the answer holds no JSON object' });
+    expect(parseProposal('{"steps": [}', cluster)).toMatchObject({ problem: expect.stringMatching(/^the answer's JSON does not parse/) });
+    expect(parseProposal('{"steps":[{"specialty":"backend","goal":"API"}]}', cluster)).toMatchObject({ problem: expect.stringContaining('at least two steps') });
+    expect(parseProposal('{"steps":[{"specialty":"backend","goal":"API"},{"specialty":"devops","goal":"CI"}]}', cluster))
+      .toEqual({ problem: "no agent has devops (the cluster's specialties: backend, frontend, testing)" });
+    expect(parseProposal('{"steps":[{"specialty":"Backend!","goal":"API"},{"specialty":"frontend","goal":""}]}', cluster)).toMatchObject({ problem: expect.stringContaining('steps.0.specialty') });
+  });
+
+  it('a planner run\'s proposal is kept; approving it makes the plan once; an answer that is no plan says why', () => {
+    const { store, plans } = open(join(tempDir(), 'db.sqlite'));
+    const planner = new Planner(store, plans, { log: memoryLogger().log, specialties: ['backend', 'frontend'], autoApprove: false });
+    const answer = (text: string) => {
+      const task = planner.propose({ title: 'Status page', body: '', labels: [], repo: 'acme/web', issueNumber: 3, source: 'github' });
+      const attempt = store.assign(task.id, 'testing-1', 'test', 60_000);
+      store.finish({ taskId: task.id, attempt }, 'testing-1', { outcome: 'succeeded', summary: text, retryable: false, exitCode: 0, durationMs: 5 });
+      return store.get(task.id)!;
+    };
+    const bad = answer('no idea');
+    expect(bad.proposal).toBeUndefined();
+    expect(store.events(bad.id).at(-1)).toMatchObject({ kind: 'plan-invalid', message: 'the answer holds no JSON object' });
+    expect(() => planner.approve(bad.id, 'operator')).toThrow(/has no proposal to approve \(its answer was not a valid plan\)/);
+    const good = answer('{"steps":[{"specialty":"frontend","goal":"page"},{"specialty":"backend","goal":"API"}]}');
+    expect(good.proposal).toEqual([{ specialty: 'frontend', goal: 'page' }, { specialty: 'backend', goal: 'API' }]);
+    expect(planner.latestFor('acme/web', 3)!.id).toBe(good.id);
+    const plan = planner.approve(good.id, 'operator');
+    expect(plan.steps!.map((s) => s.specialty)).toEqual(['frontend', 'backend']); // the proposal's order, not planOrder
+    expect(() => planner.approve(good.id, 'operator')).toThrow(/approved already: approved by operator: plan/);
+  });
+
+  it('routing.planApproval auto: a valid proposal runs at once', () => {
+    const { store, plans } = open(join(tempDir(), 'db.sqlite'));
+    const planner = new Planner(store, plans, { log: memoryLogger().log, specialties: ['backend', 'frontend'], autoApprove: true });
+    const task = planner.propose({ title: 'Status page', body: '', labels: [], repo: 'acme/web', issueNumber: 4, source: 'github' });
+    const attempt = store.assign(task.id, 'backend-1', 'test', 60_000);
+    store.finish({ taskId: task.id, attempt }, 'backend-1', { outcome: 'succeeded', summary: '{"steps":[{"specialty":"backend","goal":"a"},{"specialty":"frontend","goal":"b"}]}', retryable: false, exitCode: 0, durationMs: 5 });
+    expect(store.events(task.id).map((e) => e.kind)).toEqual(expect.arrayContaining(['plan-proposed', 'plan-approved']));
+    expect(store.forIssue('acme/web', 4)).toMatchObject({ kind: 'plan', state: 'queued' });
   });
 });

@@ -85,6 +85,38 @@ describe('POST /webhooks/github', () => {
     expect(await tasks(c.url)).toHaveLength(1);
   });
 
+  it('an issue labelled with several specialties becomes a plan; /ccc cancel stops it with its step; /ccc retry goes on from that step', async () => {
+    const c = await coordinator();
+    const opened = await deliver(c.url, openedWith(['ccc', 'ccc:frontend', 'ccc:backend']));
+    expect(opened.status).toBe(201);
+    const plan = opened.body.task;
+    expect(plan).toMatchObject({ kind: 'plan', specialty: 'plan', state: 'queued' });
+    expect(plan.steps.map((s: any) => [s.specialty, s.state])).toEqual([['backend', 'queued'], ['frontend', 'pending']]);
+    const same = await deliver(c.url, comment('/ccc run'), { event: 'issue_comment' });
+    expect(same.body).toMatchObject({ outcome: 'task-exists', task: { id: plan.id } });
+    const cancel = await deliver(c.url, comment('/ccc cancel'), { event: 'issue_comment' });
+    expect(cancel.body).toMatchObject({ outcome: 'task-cancelled', task: { id: plan.id, state: 'cancelled' } });
+    expect((await api(c.url, `/tasks/${plan.steps[0].taskId}`)).body.task.state).toBe('cancelled');
+    const retry = await deliver(c.url, comment('/ccc retry'), { event: 'issue_comment' });
+    expect(retry.status).toBe(201);
+    expect(retry.body.task.steps.map((s: any) => s.state)).toEqual(['queued', 'pending']);
+    expect((await api(c.url, `/tasks/${plan.id}`)).body.task.events.map((e: any) => e.kind)).toContain('retried');
+  });
+
+  it('/ccc plan starts a planner run (any agent); /ccc approve without a proposal is ignored with what to do', async () => {
+    const c = await coordinator();
+    const approve = await deliver(c.url, comment('/ccc approve'), { event: 'issue_comment' });
+    expect(approve.status).toBe(202);
+    expect(approve.body.ignored).toMatch(/no \/ccc plan proposal on .*; comment \/ccc plan first/);
+    const plan = await deliver(c.url, comment('/ccc plan'), { event: 'issue_comment' });
+    expect(plan.status).toBe(201);
+    expect(plan.body).toMatchObject({ outcome: 'planner-started', task: { kind: 'planner', specialty: 'general', state: 'queued' } });
+    const still = await deliver(c.url, comment('/ccc approve'), { event: 'issue_comment' });
+    expect(still.status).toBe(202);
+    expect(still.body.ignored).toMatch(/has no proposal to approve \(it is queued\)/);
+    expect((await deliver(c.url, comment('/ccc plan', 'NONE'), { event: 'issue_comment' })).status).toBe(202);
+  });
+
   it('runs and cancels with /ccc comments', async () => {
     const c = await coordinator();
     const run = await deliver(c.url, comment('/ccc run\nplease look at this'), { event: 'issue_comment' });

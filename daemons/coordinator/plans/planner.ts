@@ -106,7 +106,7 @@ export function parseProposal(text: string, specialties: readonly string[]): { s
     return { problem: `the answer's JSON does not parse: ${(err as Error).message}` };
   }
   const steps = planStepsSchema.safeParse((json as { steps?: unknown } | null)?.steps);
-  if (!steps.success) return { problem: `the answer is not {"steps": [{"specialty", "goal"}, …]} with 2 to 8 steps: ${steps.error.issues.map((i) => `${i.path.join('.') || 'steps'}: ${i.message}`).slice(0, 3).join('; ')}` };
+  if (!steps.success) return { problem: `the answer is not {"steps": [{"specialty", "goal"}, …]} with 2 to 8 steps: ${steps.error.issues.map((i) => `${['steps', ...i.path].join('.')}: ${i.message}`).slice(0, 3).join('; ')}` };
   const unknown = steps.data.filter((s) => !specialties.includes(s.specialty)).map((s) => s.specialty);
   if (unknown.length) return { problem: `no agent has ${unknown.join(', ')} (the cluster's specialties: ${specialties.join(', ')})` };
   return { steps: steps.data };
