@@ -120,7 +120,8 @@ class EventPrinter {
     this.headed = true;
     const where = task.agentId ? ` on ${task.agentId}` : '';
     this.io.out(`task ${task.id}: ${task.title}\n`);
-    this.io.out(`${task.state}${where}, attempt ${task.attempt} of ${task.maxAttempts}, specialty ${task.specialty}, created ${dateTime(task.createdAt)}\n`);
+    const how = task.kind === 'plan' ? `a plan of ${task.steps?.length ?? 0} steps` : `attempt ${task.attempt} of ${task.maxAttempts}, specialty ${task.specialty}`;
+    this.io.out(`${task.state}${where}, ${how}, created ${dateTime(task.createdAt)}\n`);
     if (task.pullRequest) this.io.out(`pull request #${task.pullRequest.number}: ${task.pullRequest.url}\n`);
     if (task.planId != null) this.io.out(`step ${(task.stepIndex ?? 0) + 1} of plan ${task.planId} (ccc logs ${task.planId} shows the plan)\n`);
     for (const s of task.steps ?? []) this.io.out(`  ${stepLine(s)}\n`);

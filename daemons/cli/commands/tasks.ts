@@ -23,7 +23,7 @@ export function tasksTable(tasks: readonly Task[], io: Io): string {
     { header: 'STATE', cell: (t) => t.state },
     { header: 'SPECIALTY', cell: specialtyCell },
     { header: 'AGENT', cell: (t) => t.agentId ?? (t.kind === 'plan' ? currentStep(t)?.agentId ?? '-' : '-') },
-    { header: 'TRY', cell: (t) => `${t.attempt}/${t.maxAttempts}`, align: 'right' },
+    { header: 'TRY', cell: (t) => (t.kind === 'plan' ? '-' : `${t.attempt}/${t.maxAttempts}`), align: 'right' },
     { header: 'AGE', cell: (t) => age(t.createdAt, now), align: 'right' },
     { header: 'TITLE', cell: (t) => t.title, flex: true },
   ], io.width);
