@@ -2,68 +2,17 @@
  * The durable task store: every state change is one SQLite transaction that
  * also appends to the task's event history. Messages from agents pass the
  * fencing check (same agent, same attempt, task still active) or are ignored.
+ * Rows, transactions and announcements: task-records.ts; plans, forge links
+ * and read-only views: task-links.ts.
  */
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
-import { taskStatements, type TaskStatements } from './task-statements.js';
-import { MAX_PROGRESS_EVENTS, MAX_RETRY_BACKOFF_MS, MAX_STALE_EVENTS, RELEASE_DELAY_MS, TaskNotFound, type NewTask, type Revoked, type StorePolicy, type TaskEventOf } from './task-store-types.js';
-import type { ContextComment, FollowUp, TaskRef } from '../shared/protocol.js';
-import { parsePlanSteps, stepViews, type PlanStep } from './plans/plan-steps.js';
-import {
-  ACTIVE_STATES, IllegalTransition, TASK_STATES, canTransition, toTask,
-  type PullRequestRef, type Task, type TaskEvent, type TaskResult, type TaskRow, type TaskState,
-} from './task-model.js';
+import { TaskLinks } from './task-links.js';
+import { MAX_PROGRESS_EVENTS, MAX_RETRY_BACKOFF_MS, MAX_STALE_EVENTS, RELEASE_DELAY_MS, type NewTask, type Revoked } from './task-store-types.js';
+import type { TaskRef } from '../shared/protocol.js';
+import { ACTIVE_STATES, IllegalTransition, canTransition, toTask, type Task, type TaskResult, type TaskRow } from './task-model.js';
 
 export * from './task-store-types.js';
 
-export class TaskStore {
-  private readonly stmt: TaskStatements;
-  private readonly updates = new Map<string, Statement>();
-  private readonly progressCounts = new Map<string, number>();
-  private readonly listeners: Array<(task: Task) => void> = [];
-  /** Tasks changed and events added in the transaction under way, announced once it commits. */
-  private readonly changed = new Set<number>();
-  private readonly newEvents: TaskEventOf[] = [];
-  private readonly eventListeners: Array<(event: TaskEventOf) => void> = [];
-
-  constructor(
-    private readonly db: Db,
-    private readonly policy: StorePolicy,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.stmt = taskStatements(db);
-  }
-
-  /** Runs `fn` in one transaction (nested calls become savepoints). */
-  inTransaction<T>(fn: () => T): T {
-    return this.tx(fn);
-  }
-
-  /** Calls `listener` with each event added to any task's history (progress included), once committed. */
-  onEvent(listener: (event: TaskEventOf) => void): void {
-    this.eventListeners.push(listener);
-  }
-
-  /** Calls `listener` with each task whose state changed, after the change is committed. */
-  onChange(listener: (task: Task) => void): void {
-    this.listeners.push(listener);
-  }
-
-  private tx<T>(fn: () => T): T {
-    let value: T;
-    try {
-      value = this.db.transaction(fn)();
-    } catch (err) {
-      if (!this.db.inTransaction) {
-        this.changed.clear();
-        this.newEvents.length = 0;
-      }
-      throw err;
-    }
-    if (!this.db.inTransaction) this.flush();
-    return value;
-  }
-
+export class TaskStore extends TaskLinks {
   create(spec: NewTask): Task {
     return this.tx(() => {
       const now = this.now();
@@ -91,152 +40,6 @@ export class TaskStore {
       this.addEvent(id, 'created', 0, null, `accepted: ${spec.specialtyReason}`);
       return this.shaped(this.row(id)!);
     });
-  }
-
-  get(id: number): Task | undefined {
-    const row = this.row(id);
-    return row && this.shaped(row);
-  }
-
-  /** The task as the API shows it: a plan with its steps' states. */
-  private shaped(row: TaskRow): Task {
-    const task = toTask(row);
-    if (row.kind === 'plan') task.steps = stepViews(row, this.stmt.stepsOf.all(row.id));
-    if (row.kind === 'planner' && row.plan_steps) task.proposal = parsePlanSteps(row.plan_steps);
-    return task;
-  }
-
-  /** A planner run's proposal (not a state change, but watchers want it). */
-  setProposal(id: number, steps: readonly PlanStep[], message: string): void {
-    this.tx(() => {
-      this.db.prepare("UPDATE tasks SET plan_steps = ? WHERE id = ? AND kind = 'planner'").run(JSON.stringify(steps), id);
-      this.changed.add(id);
-      this.addEvent(id, 'plan-proposed', this.row(id)?.attempt ?? 0, null, message);
-    });
-  }
-
-  /** The newest task of this kind made from the issue (e.g. its latest planner run). */
-  latestOfKind(repo: string, issueNumber: number, kind: TaskRow['kind']): Task | undefined {
-    const row = this.stmt.ofKind.get(repo, issueNumber, kind);
-    return row && this.shaped(row);
-  }
-
-  /** Planner runs that succeeded but whose answer was not read yet (the coordinator stopped in between). */
-  unreviewedPlanners(): number[] {
-    return this.stmt.unreviewedPlanners.all().map((r) => r.id);
-  }
-
-  /** The task rows of a plan's steps that exist so far, in step order. */
-  stepsOf(planId: number): TaskRow[] {
-    return this.stmt.stepsOf.all(planId);
-  }
-
-  /** Plans not yet succeeded, failed or cancelled. */
-  openPlans(): TaskRow[] {
-    return this.stmt.openPlans.all();
-  }
-
-  /** A plan's own state follows its steps (plans.ts): no agent, no lease, no attempt of its own. */
-  setPlanState(id: number, state: TaskState, event: { kind: string; message: string }, result?: TaskResult): void {
-    this.tx(() => {
-      const row = this.row(id);
-      if (!row || row.kind !== 'plan' || row.state === state) return;
-      this.update(id, result ? { state, result: JSON.stringify(result) } : { state });
-      this.addEvent(id, event.kind, 0, null, event.message);
-    });
-  }
-
-  /** Remembers the pull request opened for a task (not a state change). */
-  setPullRequest(id: number, pr: PullRequestRef): void {
-    this.db.prepare('UPDATE tasks SET pull_request = ?, pr_number = ? WHERE id = ?').run(JSON.stringify(pr), pr.number, id);
-    this.changed.add(id); // not a state change, but watchers want the link
-    this.addEvent(id, 'pull-request', this.row(id)?.attempt ?? 0, null, `pull request #${pr.number}: ${pr.url}`);
-  }
-
-  /** Remembers the GitHub App installation a task's delivery came from (not a state change). */
-  setInstallation(id: number, installationId: number): void {
-    this.db.prepare('UPDATE tasks SET installation_id = ? WHERE id = ? OR plan_id = ?').run(installationId, id, id);
-  }
-
-  /** The installation of the newest task of `repo` that came through the GitHub App, if any. */
-  installationOf(repo: string): number | undefined {
-    return this.db.prepare<[string], { installation_id: number }>(
-      'SELECT installation_id FROM tasks WHERE repo = ? AND installation_id IS NOT NULL ORDER BY id DESC LIMIT 1').get(repo)?.installation_id;
-  }
-
-  trackingComment(id: number): number | null {
-    return this.row(id)?.tracking_comment_id ?? null;
-  }
-
-  setTrackingComment(id: number, commentId: number): void {
-    this.db.prepare('UPDATE tasks SET tracking_comment_id = ? WHERE id = ?').run(commentId, id);
-  }
-
-  /** The newest task made from this issue, if any. */
-  forIssue(repo: string, issueNumber: number): Task | undefined {
-    const row = this.stmt.byIssue.get(repo, issueNumber);
-    return row && toTask(row);
-  }
-
-  /** The id of the issue's task created or retried last: the one its status label follows. */
-  latestForIssue(repo: string, issueNumber: number): number | undefined {
-    return this.stmt.latestOfIssue.get(repo, issueNumber)?.task_id;
-  }
-
-  /** The newest task whose work is on this pull request, if the cluster opened it. */
-  forPullRequest(repo: string, number: number): Task | undefined {
-    const row = this.stmt.byPull.get(repo, number);
-    return row && toTask(row);
-  }
-
-  /** A retried task continues the branch its failed attempt pushed (work kept at a limit). */
-  continueBranch(id: number, branch: string): void {
-    this.db.prepare('UPDATE tasks SET branch = ? WHERE id = ?').run(branch, id);
-  }
-
-  /** Records something that happened to a task outside its state machine (e.g. a publishing failure). */
-  note(id: number, kind: string, message: string, announce = false): void {
-    this.tx(() => {
-      if (announce) this.changed.add(id); // watchers show it (e.g. an approved proposal)
-      this.addEvent(id, kind, this.row(id)?.attempt ?? 0, null, message);
-    });
-  }
-
-  events(id: number): TaskEvent[] {
-    return this.stmt.events.all(id).map((e) => ({
-      id: e.id, at: new Date(e.at).toISOString(), kind: e.kind, attempt: e.attempt, agentId: e.agent_id, message: e.message,
-    }));
-  }
-
-  list(filter: { state?: TaskState; agent?: string; limit?: number }): Task[] {
-    const where: string[] = [];
-    const args: Array<string | number> = [];
-    if (filter.state) { where.push('state = ?'); args.push(filter.state); }
-    if (filter.agent) { where.push('agent_id = ?'); args.push(filter.agent); }
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.db.prepare<Array<string | number>, TaskRow>(sql).all(...args, filter.limit ?? 500).map((row) => this.shaped(row));
-  }
-
-  /** Queued tasks whose backoff has passed, oldest first. */
-  dispatchable(limit: number): TaskRow[] {
-    return this.stmt.dispatchable.all(this.now(), limit);
-  }
-
-  /** How many tasks are in each state (every state present, 0 when none). */
-  countsByState(): Record<TaskState, number> {
-    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    // Kept by triggers (migration 3): six rows, whatever the history.
-    for (const r of this.db.prepare<[], { state: TaskState; n: number }>('SELECT state, n FROM task_state_counts').all()) counts[r.state] = r.n;
-    return counts;
-  }
-
-  /** How many tasks each agent holds (assigned or running). */
-  activeCounts(): Map<string, number> {
-    return new Map(this.stmt.activeByAgent.all().map((r) => [r.agent_id, r.n]));
-  }
-
-  activeOf(agentId: string): TaskRow[] {
-    return this.stmt.activeOfAgent.all(agentId);
   }
 
   /** Says on each queued task why it waits (a change only when the reason is new, announced like a state change). */
@@ -352,20 +155,6 @@ export class TaskStore {
     });
   }
 
-  /** Active tasks whose lease ran out. */
-  expiredLeases(): TaskRow[] {
-    return this.stmt.expired.all(this.now());
-  }
-
-  renewLeases(agentId: string, leaseMs: number): void {
-    this.stmt.renew.run(this.now() + leaseMs, agentId);
-  }
-
-  /** After a coordinator restart every holder gets a full lease to reconnect. */
-  renewAllLeases(leaseMs: number): void {
-    this.stmt.renewAll.run(this.now() + leaseMs);
-  }
-
   /** Operator cancel: final at once; returns whom to tell if an agent was running it. */
   cancel(id: number, by: string): { task: Task; revoked: Revoked } {
     return this.tx(() => {
@@ -397,66 +186,11 @@ export class TaskStore {
     });
   }
 
-  /** The stored row (plans read their step list from it). */
-  rowOf(id: number): TaskRow | undefined {
-    return this.row(id);
-  }
-
-  private row(id: number): TaskRow | undefined {
-    return this.stmt.get.get(id);
-  }
-
-  private mustMove(id: number, to: TaskState): TaskRow {
-    const row = this.row(id);
-    if (!row) throw new TaskNotFound(id);
-    if (!canTransition(row.state, to)) throw new IllegalTransition(id, row.state, to);
-    return row;
-  }
-
-  private update(id: number, fields: Partial<Pick<TaskRow, 'state' | 'agent_id' | 'lease_expires_at' | 'not_before' | 'result'>>): void {
-    const keys = Object.keys(fields).sort().join(',');
-    let statement = this.updates.get(keys);
-    if (!statement) {
-      const sets = keys.split(',').map((k) => `${k} = @${k}`).join(', ');
-      statement = this.db.prepare(`UPDATE tasks SET ${sets}, updated_at = @updated_at WHERE id = @id`);
-      this.updates.set(keys, statement);
-    }
-    statement.run({ ...fields, updated_at: this.now(), id });
-    if (fields.state) this.changed.add(id);
-    if (fields.state && !ACTIVE_STATES.includes(fields.state)) {
-      for (const key of this.progressCounts.keys()) if (key.startsWith(`${id}:`)) this.progressCounts.delete(key);
-    }
-  }
-
   /** A `stale-ignored` event, at most MAX_STALE_EVENTS per task; the last one says the rest are not kept. */
   private staleIgnored(current: TaskRow, ref: TaskRef, agentId: string, message: string): void {
     const { n } = this.stmt.staleCount.get(current.id)!;
     if (n >= MAX_STALE_EVENTS) return;
     const last = n === MAX_STALE_EVENTS - 1 ? `; ${MAX_STALE_EVENTS} stale results recorded, further ones are ignored without an event` : '';
     this.addEvent(current.id, 'stale-ignored', ref.attempt, agentId, message + last);
-  }
-
-  private addEvent(taskId: number, kind: string, attempt: number, agentId: string | null, message: string): void {
-    const at = this.now();
-    const { lastInsertRowid } = this.stmt.event.run(taskId, at, kind, attempt, agentId, message);
-    this.newEvents.push({ taskId, id: Number(lastInsertRowid), at: new Date(at).toISOString(), kind, attempt, agentId, message });
-    if (!this.db.inTransaction) this.flush();
-  }
-
-  /** Announces what the finished transaction changed: events first, then each changed task once. */
-  private flush(): void {
-    const events = this.newEvents.splice(0);
-    for (const event of events) for (const listener of this.eventListeners) listener(event);
-    const ids = [...this.changed];
-    this.changed.clear();
-    // A step's change changes its plan's view (steps[]), so the plan is announced too, after the step.
-    for (const id of [...ids]) {
-      const planId = this.row(id)?.plan_id;
-      if (planId && !ids.includes(planId)) ids.push(planId);
-    }
-    for (const id of ids) {
-      const task = this.get(id);
-      if (task) for (const listener of this.listeners) listener(task);
-    }
   }
 }
