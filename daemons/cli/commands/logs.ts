@@ -134,7 +134,7 @@ class EventPrinter {
     for (const s of task.steps) {
       if (this.stepStates.get(s.index) === s.state) continue;
       this.stepStates.set(s.index, s.state);
-      this.io.out(`${clock(task.updatedAt)}  ${'step'.padEnd(KIND_WIDTH)} ${stepLine(s)}\n`);
+      this.io.out(`${clock(new Date(this.io.now()).toISOString())}  ${'step'.padEnd(KIND_WIDTH)} ${stepLine(s)}\n`);
     }
   }
 
