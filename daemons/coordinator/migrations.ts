@@ -173,6 +173,20 @@ export const migrations: readonly string[] = [
   ALTER TABLE tasks ADD COLUMN step_index INTEGER;
   ALTER TABLE tasks ADD COLUMN plan_steps TEXT;
   CREATE UNIQUE INDEX tasks_plan_step ON tasks (plan_id, step_index) WHERE plan_id IS NOT NULL;
+  -- A plan's state mirrors its steps: the running totals count the steps (and planner runs), not the plan too.
+  DROP TRIGGER tasks_count_insert;
+  DROP TRIGGER tasks_count_state;
+  DROP TRIGGER tasks_count_delete;
+  CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks WHEN NEW.kind <> 'plan' BEGIN
+    UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER tasks_count_state AFTER UPDATE OF state ON tasks WHEN OLD.state <> NEW.state AND NEW.kind <> 'plan' BEGIN
+    UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks WHEN OLD.kind <> 'plan' BEGIN
+    UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+  END;
   -- A plan's result adds up its steps' costs: only the steps' own results are costs.
   DROP TRIGGER tasks_cost;
   CREATE TRIGGER tasks_cost AFTER UPDATE OF result ON tasks

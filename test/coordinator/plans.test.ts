@@ -70,6 +70,8 @@ describe('plans', () => {
     expect(done.steps!.map((s) => [s.state, s.agentId])).toEqual([['succeeded', 'backend-1'], ['succeeded', 'frontend-1'], ['succeeded', 'testing-1'], ['succeeded', 'devops-1']]);
     expect(done.result).toMatchObject({ outcome: 'succeeded', commit: '3'.repeat(40), turns: 12 });
     expect(done.result!.costUsd).toBeCloseTo(0.04);
+    // The totals count the four steps, not the plan as a fifth task.
+    expect(store.countsByState()).toMatchObject({ succeeded: 4, running: 0, queued: 0 });
   });
 
   it('a failed step stops the plan; retrying the plan runs that step again and not the ones before it', () => {
