@@ -63,13 +63,14 @@ export function parseTask(request: Pick<MessagesRequest, 'messages'>): TaskPromp
   const number = issue && /^#?(\d{1,9})$/.exec(issue)?.[1];
   const afterTitle = text.slice(text.search(/^[ \t]*Title:/im));
   const fence = /^[ \t]*---[ \t]*$/m.exec(afterTitle);
+  const offered = field(text, 'Specialties'); // a planner prompt's
   return {
     repository: field(text, 'Repository'),
     issueNumber: number ? Number(number) : undefined,
     issueRef: number ? `#${number}` : issue ?? 'the task',
     title,
     specialty: (field(text, 'Specialty') ?? 'general').toLowerCase(),
-    specialties: (field(text, 'Specialties') ?? '').toLowerCase().split(/[\s,]+/).filter(Boolean),
+    ...(offered ? { specialties: offered.toLowerCase().split(/[\s,]+/).filter(Boolean) } : {}),
     body: fence ? afterTitle.slice(fence.index + fence[0].length).replace(/^\r?\n/, '') : '',
   };
 }

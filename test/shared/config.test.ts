@@ -96,7 +96,7 @@ agent:
     expect(c.coordinator).toEqual({ name: 'hub', ip: '10.0.0.1', port: 8080, vm: { cpus: 2, memoryMb: 2048 }, allowUnlistedAgents: false });
     expect(c.agents[0]).toEqual({ name: 'one', ip: '10.0.0.2', specialties: ['backend'], capacity: 2, vm: { cpus: 2, memoryMb: 2048 } });
     expect(c.tasks).toEqual({ maxAttempts: 3, retryBackoffSeconds: 5, leaseSeconds: 15, heartbeatSeconds: 5 });
-    expect(c.routing).toEqual({ fallbackAfterSeconds: 0, planOrder: ['backend', 'frontend', 'testing', 'devops'] });
+    expect(c.routing).toEqual({ fallbackAfterSeconds: 0, planOrder: ['backend', 'frontend', 'testing', 'devops'], planApproval: 'comment' });
     expect(c.agent).toEqual({ drainTimeoutSeconds: 60, executor: { type: 'command', command: ['/bin/true'], timeoutSeconds: 1800 }, sandbox: 'on', egress: { allow: [] } });
   });
 

@@ -71,7 +71,6 @@ export function registerOperatorCommands<T>(yargs: Argv<T>, env: Env): Argv<T> {
         .option('specialty', { type: 'string', describe: 'the specialty; wins over labels and keywords' })
         .option('propose', { type: 'boolean', default: false, describe: 'a planner run proposes the steps of a plan; `ccc approve <id>` runs them' })
         .conflicts('body', 'body-file')
-        .conflicts('propose', 'specialty')
         .example('$0 submit --title "Add a health endpoint" --label ccc:backend --repo demo/app', 'routed to the backend agent')
         .example('$0 submit --title "Status page" --label ccc:backend --label ccc:frontend --repo demo/app', 'a plan: backend, then frontend, one pull request'),
     (args) => act(args, env, (api, io) => runSubmit(api, io, {
