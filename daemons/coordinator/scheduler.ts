@@ -26,6 +26,9 @@ export interface SchedulerOptions {
 
 const DISPATCH_BATCH = 500;
 
+/** Assignments written but not yet sent: sent only once their transaction has committed. */
+export type Outbox = Array<{ agentId: string; message: Extract<CoordinatorMessage, { type: 'task.assign' }>; row: TaskRow }>;
+
 /** What the agent is told: the task, and for continued work the branch, the request and the session to resume. */
 function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string): TaskSpec {
   const task = toTask(row);
@@ -75,19 +78,30 @@ export class Scheduler {
 
   /** One dispatch round; returns how many tasks were assigned. */
   dispatch(): number {
+    const outbox = this.store.inTransaction(() => this.assignReady());
+    this.send(outbox);
+    return outbox.length;
+  }
+
+  /**
+   * The assigning half of a dispatch round, for a caller that already holds a transaction (e.g. the one
+   * that creates a task, so accepting it and assigning it take one commit). Writes the assignments and
+   * returns them unsent: pass them to `send` once that transaction has committed.
+   */
+  assignReady(): Outbox {
     const ready = this.store.dispatchable(DISPATCH_BATCH);
-    if (ready.length === 0) return 0;
+    if (ready.length === 0) return [];
     const waiting = this.opts.budget?.blocked();
     if (waiting) {
       this.store.setWaitReason(ready, () => waiting);
-      return 0;
+      return [];
     }
     const overBudget = ready.filter((row) => row.route_reason.startsWith(BUDGET_WAIT));
     if (overBudget.length) this.store.setWaitReason(overBudget, (row) => `${row.specialty_reason}; waiting for an agent`);
     const candidates = this.registry.candidates(this.store.activeCounts());
-    if (candidates.length === 0) return 0;
+    if (!candidates.some((c) => c.running < c.capacity)) return [];
     const now = this.now();
-    const outbox: Array<{ agentId: string; message: Extract<CoordinatorMessage, { type: 'task.assign' }>; row: TaskRow }> = [];
+    const outbox: Outbox = [];
     this.store.inTransaction(() => {
       for (const row of ready) {
         const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
@@ -105,11 +119,15 @@ export class Scheduler {
         });
       }
     });
+    return outbox;
+  }
+
+  /** Sends committed assignments (what `assignReady` returned). */
+  send(outbox: Outbox): void {
     for (const { agentId, message, row } of outbox) {
       if (this.opts.pushToken) void this.withPushToken(agentId, message, row, this.opts.pushToken);
       else this.deliver(agentId, message);
     }
-    return outbox.length;
   }
 
   private deliver(agentId: string, message: Extract<CoordinatorMessage, { type: 'task.assign' }>): void {

@@ -17,6 +17,7 @@ import { openDb } from './db.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { AgentHub } from './hub.js';
 import { Scheduler } from './scheduler.js';
+import { GroupCommit } from './group-commit.js';
 import { TaskStore } from './task-store.js';
 import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
@@ -86,6 +87,8 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
     : settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
 
+  // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
+  const commits = new GroupCommit((fn) => store.inTransaction(fn));
   const publisher = new Publisher(store, forge, log);
   const live = new LiveStream(store, registry);
   const metrics = new Metrics({ db, store, registry, hub, costs, budget });
@@ -99,11 +102,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   app.use('/api/v1', apiRouter({
     store, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
-    idempotency: new IdempotencyKeys(db),
+    idempotency: new IdempotencyKeys(db), commits,
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
-  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log }));
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, scheduler, log, commits }));
   app.use('/git', gitHttp({ root: localForge.root, credentials, pushableRefs: (agentId, repo) => pushableBranches(store, agentId, repo), log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
@@ -136,6 +139,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      commits.flush(); // whatever is queued commits before the database closes
       db.close();
     },
   };
