@@ -93,7 +93,7 @@ export function apiRouter(deps: ApiDeps): Router {
     // One commit accepts the task and, when an agent is free, assigns it (the assignment is sent once committed).
     const { task, created, outbox } = await commits.run(() => {
       const made = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
-      return { ...made, outbox: made.created ? scheduler.assignReady() : [] };
+      return { ...made, outbox: made.created ? scheduler.assignIfFree() : [] };
     });
     if (!created) {
       res.json({ task });

@@ -45,6 +45,8 @@ function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string): Ta
 
 export class Scheduler {
   private pending = false;
+  /** Queued tasks may carry a budget wait reason (true at start: they may from before a restart). */
+  private budgetMarks = true;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -78,6 +80,9 @@ export class Scheduler {
 
   /** One dispatch round; returns how many tasks were assigned. */
   dispatch(): number {
+    // While no agent has room and no task carries a budget wait reason to update, a round changes nothing:
+    // skip reading the queue (a backlog would otherwise be read on every turn that changes a task).
+    if (!this.budgetMarks && !this.opts.budget?.blocked() && !this.hasFreeAgent()) return 0;
     const outbox = this.store.inTransaction(() => this.assignReady());
     this.send(outbox);
     return outbox.length;
@@ -94,10 +99,12 @@ export class Scheduler {
     const waiting = this.opts.budget?.blocked();
     if (waiting) {
       this.store.setWaitReason(ready, () => waiting);
+      this.budgetMarks = true;
       return [];
     }
     const overBudget = ready.filter((row) => row.route_reason.startsWith(BUDGET_WAIT));
     if (overBudget.length) this.store.setWaitReason(overBudget, (row) => `${row.specialty_reason}; waiting for an agent`);
+    if (ready.length < DISPATCH_BATCH) this.budgetMarks = false; // every queued task was seen: none is marked now
     const candidates = this.registry.candidates(this.store.activeCounts());
     if (!candidates.some((c) => c.running < c.capacity)) return [];
     const now = this.now();
@@ -120,6 +127,19 @@ export class Scheduler {
       }
     });
     return outbox;
+  }
+
+  /**
+   * `assignReady` when an agent has room, else nothing: for each new task, so that a backlog waiting
+   * for agents is not read again per task (the timer's round still sees it).
+   */
+  assignIfFree(): Outbox {
+    return this.hasFreeAgent() ? this.assignReady() : [];
+  }
+
+  private hasFreeAgent(): boolean {
+    if (this.registry.connected.size === 0) return false;
+    return this.registry.candidates(this.store.activeCounts()).some((c) => c.running < c.capacity);
   }
 
   /** Sends committed assignments (what `assignReady` returned). */

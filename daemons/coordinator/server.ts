@@ -22,6 +22,7 @@ import { TaskStore } from './task-store.js';
 import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
+import { publisherStore } from './publisher-store.js';
 import { LiveStream } from './live-stream.js';
 import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
@@ -89,7 +90,7 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
 
   // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
   const commits = new GroupCommit((fn) => store.inTransaction(fn));
-  const publisher = new Publisher(store, forge, log);
+  const publisher = new Publisher(publisherStore(store, commits, log), forge, log);
   const live = new LiveStream(store, registry);
   const metrics = new Metrics({ db, store, registry, hub, costs, budget });
 

@@ -136,7 +136,7 @@ export function githubWebhooks({ settings, forge, db, store, scheduler, log, com
       if (done.created && done.task && installation) store.setInstallation(done.task.id, installation);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
       // A free agent gets the new task in the same commit.
-      return done.created ? { ...done, outbox: scheduler.assignReady() } : done;
+      return done.created ? { ...done, outbox: scheduler.assignIfFree() } : done;
     });
 
     // Committed: now tell the scheduler and the agents.
