@@ -19,7 +19,6 @@ import { AgentHub } from './hub.js';
 import { Scheduler } from './scheduler.js';
 import { GroupCommit } from './group-commit.js';
 import { TaskStore } from './task-store.js';
-import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
 import { publisherStore } from './publisher-store.js';
@@ -30,8 +29,8 @@ import { gitHttp } from './git-http.js';
 import { specialtyPolicy } from './new-task.js';
 import { CostCounters } from './budget/cost-counters.js';
 import { DailyBudget } from './budget/daily-budget.js';
-import { GitHubApp } from './github/github-app.js';
-import { PushTokens } from './github/push-tokens.js';
+import type { GitHubApp } from './github/github-app.js';
+import type { PushTokens } from './github/push-tokens.js';
 import { CredentialStore } from './identity/credential-store.js';
 import { Gatekeeper } from './identity/admission.js';
 import { pushableBranches } from './identity/push-policy.js';
@@ -69,8 +68,10 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const registry = new AgentRegistry(db, Date.now, new Set(settings.cluster.agents.map((a) => a.name)));
   const costs = new CostCounters(db);
   const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
-  const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
-  const pushTokens = githubApp && new PushTokens(githubApp, store, log);
+  // Octokit and its plugins are loaded only when GitHub is configured (the local forge needs none of it).
+  const github = settings.githubApp || settings.githubToken ? await loadGitHub() : undefined;
+  const githubApp = settings.githubApp && new github!.GitHubApp(settings.githubApp, settings.githubApiUrl);
+  const pushTokens = githubApp && new github!.PushTokens(githubApp, store, log);
   const credentials = new CredentialStore(db);
   const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
   const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log });
@@ -83,10 +84,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
   const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
-  const installationOf = async (repo: string) => store.installationOf(repo) ?? (await githubApp!.installationOf(repo));
-  const forge = githubApp
+  const installationOf = async (repo: string) => store.installationOf(repo) ?? (await (githubApp as GitHubApp).installationOf(repo));
+  const GitHubForge = github?.GitHubForge;
+  const forge = githubApp && GitHubForge
     ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
-    : settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
+    : settings.githubToken && GitHubForge ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
 
   // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
   const commits = new GroupCommit((fn) => store.inTransaction(fn));
@@ -144,4 +146,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
       db.close();
     },
   };
+}
+
+async function loadGitHub() {
+  const [{ GitHubApp }, { PushTokens }, { GitHubForge }] = await Promise.all([
+    import('./github/github-app.js'), import('./github/push-tokens.js'), import('./github-forge.js'),
+  ]);
+  return { GitHubApp, PushTokens, GitHubForge };
 }
