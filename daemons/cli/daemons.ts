@@ -7,11 +7,10 @@ import { agentNode, loadSettings, secretValues, type Env, type Settings } from '
 import { createLogger, type Logger } from '../shared/log.js';
 import { createNotifier, type Notifier } from '../shared/notify.js';
 import { version } from '../shared/version.js';
-import { startCoordinator, type RunningCoordinator } from '../coordinator/server.js';
-import { Agent } from '../agent/agent.js';
-import { createExecutor } from '../agent/executor-factory.js';
-import { agentFitness } from '../agent/fitness.js';
-import { AgentCredential } from '../agent/credential.js';
+// The coordinator's and the agent's modules are imported by the function that runs each, so neither
+// daemon loads the other's code.
+import type { RunningCoordinator } from '../coordinator/server.js';
+import type { Agent } from '../agent/agent.js';
 import { loadTrust } from '../shared/tls.js';
 import { CccError } from '../shared/errors.js';
 
@@ -58,6 +57,7 @@ export async function runCoordinator(env: Env): Promise<void> {
   const settings = loadSettings(env, 'coordinator');
   const log = loggerFor(settings, 'ccc-coordinator');
   const notify = createNotifier({ env, log });
+  const { startCoordinator } = await import('../coordinator/server.js');
   const coordinator = await startCoordinator(settings, log);
   const status = coordinatorStatus(coordinator);
   notify.ready(status());
@@ -90,6 +90,9 @@ export async function runAgent(env: Env): Promise<void> {
   const settings = loadSettings(env, 'agent');
   const node = agentNode(settings);
   const log = loggerFor(settings, 'ccc-agent').child({ agentId: node.name });
+  const [{ Agent }, { createExecutor }, { agentFitness }, { AgentCredential }] = await Promise.all([
+    import('../agent/agent.js'), import('../agent/executor-factory.js'), import('../agent/fitness.js'), import('../agent/credential.js'),
+  ]);
   const credential = new AgentCredential({ dataDir: settings.dataDir, joinToken: settings.agentToken, log });
   if (credential.enrolling && !settings.agentToken) {
     throw new CccError(`no credential in ${credential.file} yet: set CCC_AGENT_TOKEN to the cluster's join token so this agent can enroll`, 'config');

@@ -11,6 +11,8 @@ import type { Enrollment } from './identity/credential-store.js';
 
 /** An agent id not in cluster.yml is forgotten (GET /agents) after this long offline. */
 export const FORGET_UNLISTED_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+/** A hello prunes at most this often: the scan reads every agent row, and a reconnect storm brings hundreds of hellos. */
+export const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 export type AgentState = 'online' | 'draining' | 'offline';
 
@@ -51,6 +53,7 @@ export class AgentRegistry {
   readonly connected = new Map<string, Connection>();
   private readonly adminDraining = new Set<string>();
   private readonly listeners: Array<() => void> = [];
+  private prunedAt = -Infinity;
 
   /** Calls `listener` whenever an agent connects, disconnects or starts or stops draining. */
   onChange(listener: () => void): void {
@@ -82,10 +85,12 @@ export class AgentRegistry {
 
   /**
    * Deletes the rows of agents not in cluster.yml that are offline and were last seen more than
-   * FORGET_UNLISTED_AFTER_MS ago (drained ones stay: the operator's flag is kept). Runs at start and on each hello.
+   * FORGET_UNLISTED_AFTER_MS ago (drained ones stay: the operator's flag is kept). Runs at start and on
+   * a hello at most every PRUNE_EVERY_MS.
    */
   pruneUnlisted(): number {
     if (!this.listed) return 0;
+    this.prunedAt = this.now();
     const cutoff = this.now() - FORGET_UNLISTED_AFTER_MS;
     const old = this.db.prepare<[number], { id: string }>('SELECT id FROM agents WHERE last_seen_at < ? AND admin_draining = 0').all(cutoff);
     const gone = old.map((r) => r.id).filter((id) => !this.listed!.has(id) && !this.connected.has(id));
@@ -96,8 +101,8 @@ export class AgentRegistry {
 
   /** Records a hello and makes `socket` the agent's connection. Returns the connection it replaced, if any. */
   register(hello: Hello, address: string | null, socket: WebSocket): Connection | undefined {
-    this.pruneUnlisted();
     const now = this.now();
+    if (now - this.prunedAt >= PRUNE_EVERY_MS) this.pruneUnlisted();
     this.db.prepare(`INSERT INTO agents (id, hostname, address, version, specialties, capacity, first_seen_at, last_seen_at)
                      VALUES (@id, @hostname, @address, @version, @specialties, @capacity, @now, @now)
                      ON CONFLICT (id) DO UPDATE SET hostname = @hostname, address = @address, version = @version,

@@ -14,6 +14,7 @@ import { HttpError } from './http-error.js';
 import type { IdempotencyKeys } from './idempotency.js';
 import { repoSchema, specialtySchema } from '../shared/names.js';
 import type { Scheduler } from './scheduler.js';
+import { GroupCommit } from './group-commit.js';
 import { TASK_STATES } from './task-model.js';
 import { retryTask } from './conversation/follow-ups.js';
 import { forgePullsRouter } from './conversation/forge-pulls-api.js';
@@ -54,6 +55,8 @@ export interface ApiDeps {
   idempotency: IdempotencyKeys;
   /** The daily budget, shown by GET /summary (ccc status). */
   budget?: { status(): BudgetStatus };
+  /** Batches the transactions of POST /tasks arriving together (default: its own, over `store`). */
+  commits?: GroupCommit;
 }
 
 export function apiRouter(deps: ApiDeps): Router {
@@ -86,20 +89,26 @@ export function apiRouter(deps: ApiDeps): Router {
 
   router.use(identityRoutes(deps.identity));
 
-  router.post('/tasks', (req, res) => {
+  const commits = deps.commits ?? new GroupCommit((fn) => store.inTransaction(fn));
+  router.post('/tasks', async (req, res) => {
     const parsed = newTaskSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw HttpError.fromZod(parsed.error, 'task');
     const spec = parsed.data;
     const { propose, ...work } = spec;
     const create = () => (propose ? deps.planner.propose(work) : createWork(store, deps.plans, work, deps.specialties));
     const key = req.get('idempotency-key');
-    const { task, created } = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
+    // One commit accepts the task and, when an agent is free, assigns it (the assignment is sent once committed).
+    const { task, created, outbox } = await commits.run(() => {
+      const made = key === undefined ? { task: create(), created: true } : deps.idempotency.once(store, key, spec, create);
+      return { ...made, outbox: made.created ? scheduler.assignIfFree() : [] };
+    });
     if (!created) {
       res.json({ task });
       return;
     }
+    scheduler.send(outbox);
     log.info({ taskId: task.id, specialty: task.specialty }, 'task accepted');
-    scheduler.schedule();
+    if (outbox.length === 0) scheduler.schedule();
     res.status(201).json({ task });
   });
 

@@ -2,6 +2,8 @@
  * The WebSocket hub agents connect to: refuses a bad token at the HTTP
  * upgrade (401, before any WebSocket exists), validates every frame against
  * the protocol schema, and turns agent messages into task-store changes.
+ * Messages arriving together are handled in one transaction (group commit,
+ * a savepoint each); what the hub says back waits for that commit.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,6 +18,7 @@ import type { AgentRegistry } from './agent-registry.js';
 import type { Gatekeeper, Presented } from './identity/admission.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskStore } from './task-store.js';
+import { GroupCommit } from './group-commit.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -24,6 +27,8 @@ export interface HubOptions {
   heartbeatMs: number;
   leaseMs: number;
   log: Logger;
+  /** Batches the messages' transactions (default: its own, over the store). */
+  commits?: GroupCommit;
 }
 
 export interface HubCounters {
@@ -40,12 +45,16 @@ export class AgentHub {
   /** What each upgrade's token proved, for its connection's hello. */
   private readonly presented = new WeakMap<IncomingMessage, Presented>();
   scheduler!: Scheduler;
+  private readonly commits: GroupCommit;
+  /** While a message is handled inside a batch: what to do (send, close) once the batch has committed. */
+  private deferred: Array<() => void> | undefined;
 
   constructor(
     private readonly store: TaskStore,
     private readonly registry: AgentRegistry,
     private readonly opts: HubOptions,
   ) {
+    this.commits = opts.commits ?? new GroupCommit((fn) => store.inTransaction(fn));
     this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, req, this.presented.get(req)!));
   }
 
@@ -64,7 +73,29 @@ export class AgentHub {
 
   send(agentId: string, message: CoordinatorMessage): boolean {
     const conn = this.registry.connected.get(agentId);
-    return conn ? sendTo(conn.socket, message) : false;
+    if (!conn) return false;
+    if (!this.deferred) return sendTo(conn.socket, message);
+    this.deferred.push(() => sendTo(conn.socket, message));
+    return true;
+  }
+
+  /** Runs `fn` now, or once the batch being handled has committed. */
+  private later(fn: () => void): void {
+    if (this.deferred) this.deferred.push(fn);
+    else fn();
+  }
+
+  /** Handles one message in the next group commit; its replies go out after the commit. */
+  private batched(work: () => void, onError: (err: unknown) => void): void {
+    const replies: Array<() => void> = [];
+    this.commits.run(() => {
+      this.deferred = replies;
+      try {
+        work();
+      } finally {
+        this.deferred = undefined;
+      }
+    }).then(() => { for (const reply of replies) reply(); }, onError);
   }
 
   /** Says goodbye (1001) to every agent, waits up to `graceMs` for them to go, then cuts the rest. */
@@ -97,7 +128,7 @@ export class AgentHub {
         sendTo(ws, { type: 'error', code: 'bad_message', message: decoded.error });
         return;
       }
-      try {
+      this.batched(() => {
         if (agentId) {
           // A connection revoked or replaced may still deliver a frame or two before it closes.
           if (this.registry.connected.get(agentId)?.socket === ws) this.onMessage(agentId, decoded.message);
@@ -106,20 +137,23 @@ export class AgentHub {
           agentId = this.onHello(ws, decoded.message, address, presented);
         } else {
           this.counters.badFrames++;
-          sendTo(ws, { type: 'error', code: 'hello_required', message: 'send hello first' });
+          this.later(() => sendTo(ws, { type: 'error', code: 'hello_required', message: 'send hello first' }));
         }
-      } catch (err) {
+      }, (err) => {
         this.opts.log.error({ err, agentId, type: decoded.message.type }, 'failed to handle agent message');
         sendTo(ws, { type: 'error', code: 'internal', message: 'the coordinator could not handle that message; it is logged' });
-      }
+      });
     });
     ws.on('error', (err) => this.opts.log.warn({ err: err.message, agentId }, 'agent connection error'));
     ws.on('close', (code) => {
       clearTimeout(helloTimer);
-      if (agentId && this.registry.disconnect(agentId, ws)) {
-        this.opts.log.info({ agentId, code }, 'agent disconnected');
-        this.scheduler.schedule();
-      }
+      // In the batch too: after a hello still queued, and sharing its commit with the others of a storm.
+      this.batched(() => {
+        if (agentId && this.registry.disconnect(agentId, ws)) {
+          this.opts.log.info({ agentId, code }, 'agent disconnected');
+          this.scheduler.schedule();
+        }
+      }, (err) => this.opts.log.error({ err, agentId }, 'failed to record a disconnect'));
     });
   }
 
@@ -127,8 +161,10 @@ export class AgentHub {
   private onHello(ws: WebSocket, hello: Hello, address: string | null, presented: Presented): string | undefined {
     const admission = this.opts.gatekeeper.admit(presented, hello, address);
     if (!admission.ok) {
-      sendTo(ws, { type: 'error', code: admission.code, message: admission.message });
-      ws.close(4003, admission.code);
+      this.later(() => {
+        sendTo(ws, { type: 'error', code: admission.code, message: admission.message });
+        ws.close(4003, admission.code);
+      });
       return undefined;
     }
     const previous = this.registry.register({ ...hello, specialties: admission.specialties, capacity: admission.capacity }, address, ws);
@@ -141,7 +177,7 @@ export class AgentHub {
     }
     this.store.renewLeases(hello.agentId, this.opts.leaseMs);
     const credential = admission.credential ? { credential: admission.credential } : {};
-    sendTo(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.opts.heartbeatMs, leaseMs: this.opts.leaseMs, cancel, ...credential });
+    this.later(() => sendTo(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.opts.heartbeatMs, leaseMs: this.opts.leaseMs, cancel, ...credential }));
     this.opts.log.info({ agentId: hello.agentId, address, hostname: hello.hostname, kept: hello.tasks.length - cancel.length, cancelled: cancel.length }, 'agent registered');
     this.scheduler.schedule();
     return hello.agentId;

@@ -28,6 +28,9 @@ export interface SchedulerOptions {
 
 const DISPATCH_BATCH = 500;
 
+/** Assignments written but not yet sent: sent only once their transaction has committed. */
+export type Outbox = Array<{ agentId: string; message: Extract<CoordinatorMessage, { type: 'task.assign' }>; row: TaskRow }>;
+
 /** What the agent is told: the task, and for continued work the branch, the request and the session to resume. */
 function taskSpec(row: TaskRow, previous: Task | undefined, agentId: string, plan: Task | undefined, planSpecialties: readonly string[]): TaskSpec {
   const task = toTask(row);
@@ -57,6 +60,8 @@ function planContext(plan: Task, index: number): PlanContext {
 
 export class Scheduler {
   private pending = false;
+  /** Queued tasks may carry a budget wait reason (true at start: they may from before a restart). */
+  private budgetMarks = true;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -90,19 +95,35 @@ export class Scheduler {
 
   /** One dispatch round; returns how many tasks were assigned. */
   dispatch(): number {
+    // While no agent has room and no task carries a budget wait reason to update, a round changes nothing:
+    // skip reading the queue (a backlog would otherwise be read on every turn that changes a task).
+    if (!this.budgetMarks && !this.opts.budget?.blocked() && !this.hasFreeAgent()) return 0;
+    const outbox = this.store.inTransaction(() => this.assignReady());
+    this.send(outbox);
+    return outbox.length;
+  }
+
+  /**
+   * The assigning half of a dispatch round, for a caller that already holds a transaction (e.g. the one
+   * that creates a task, so accepting it and assigning it take one commit). Writes the assignments and
+   * returns them unsent: pass them to `send` once that transaction has committed.
+   */
+  assignReady(): Outbox {
     const ready = this.store.dispatchable(DISPATCH_BATCH);
-    if (ready.length === 0) return 0;
+    if (ready.length === 0) return [];
     const waiting = this.opts.budget?.blocked();
     if (waiting) {
       this.store.setWaitReason(ready, () => waiting);
-      return 0;
+      this.budgetMarks = true;
+      return [];
     }
     const overBudget = ready.filter((row) => row.route_reason.startsWith(BUDGET_WAIT));
     if (overBudget.length) this.store.setWaitReason(overBudget, (row) => `${row.specialty_reason}; waiting for an agent`);
+    if (ready.length < DISPATCH_BATCH) this.budgetMarks = false; // every queued task was seen: none is marked now
     const candidates = this.registry.candidates(this.store.activeCounts());
-    if (candidates.length === 0) return 0;
+    if (!candidates.some((c) => c.running < c.capacity)) return [];
     const now = this.now();
-    const outbox: Array<{ agentId: string; message: Extract<CoordinatorMessage, { type: 'task.assign' }>; row: TaskRow }> = [];
+    const outbox: Outbox = [];
     this.store.inTransaction(() => {
       for (const row of ready) {
         const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
@@ -120,11 +141,28 @@ export class Scheduler {
         });
       }
     });
+    return outbox;
+  }
+
+  /**
+   * `assignReady` when an agent has room, else nothing: for each new task, so that a backlog waiting
+   * for agents is not read again per task (the timer's round still sees it).
+   */
+  assignIfFree(): Outbox {
+    return this.hasFreeAgent() ? this.assignReady() : [];
+  }
+
+  private hasFreeAgent(): boolean {
+    if (this.registry.connected.size === 0) return false;
+    return this.registry.candidates(this.store.activeCounts()).some((c) => c.running < c.capacity);
+  }
+
+  /** Sends committed assignments (what `assignReady` returned). */
+  send(outbox: Outbox): void {
     for (const { agentId, message, row } of outbox) {
       if (this.opts.pushToken) void this.withPushToken(agentId, message, row, this.opts.pushToken);
       else this.deliver(agentId, message);
     }
-    return outbox.length;
   }
 
   private deliver(agentId: string, message: Extract<CoordinatorMessage, { type: 'task.assign' }>): void {

@@ -17,13 +17,14 @@ import { openDb } from './db.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { AgentHub } from './hub.js';
 import { Scheduler } from './scheduler.js';
+import { GroupCommit } from './group-commit.js';
 import { TaskStore } from './task-store.js';
-import { GitHubForge } from './github-forge.js';
 import { LocalForge } from './local-forge.js';
 import { Publisher } from './publisher.js';
 import { Plans } from './plans/plans.js';
 import { Planner } from './plans/planner.js';
 import { orderedSpecialties } from './plans/plan-steps.js';
+import { publisherStore } from './publisher-store.js';
 import { LiveStream } from './live-stream.js';
 import { Metrics } from './metrics.js';
 import { githubWebhooks } from './webhooks.js';
@@ -31,8 +32,8 @@ import { gitHttp } from './git-http.js';
 import { specialtyPolicy } from './new-task.js';
 import { CostCounters } from './budget/cost-counters.js';
 import { DailyBudget } from './budget/daily-budget.js';
-import { GitHubApp } from './github/github-app.js';
-import { PushTokens } from './github/push-tokens.js';
+import type { GitHubApp } from './github/github-app.js';
+import type { PushTokens } from './github/push-tokens.js';
 import { CredentialStore } from './identity/credential-store.js';
 import { Gatekeeper } from './identity/admission.js';
 import { pushableBranches } from './identity/push-policy.js';
@@ -70,8 +71,10 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const registry = new AgentRegistry(db, Date.now, new Set(settings.cluster.agents.map((a) => a.name)));
   const costs = new CostCounters(db);
   const budget = new DailyBudget(costs, tasks.dailyBudgetUsd);
-  const githubApp = settings.githubApp && new GitHubApp(settings.githubApp, settings.githubApiUrl);
-  const pushTokens = githubApp && new PushTokens(githubApp, store, log);
+  // Octokit and its plugins are loaded only when GitHub is configured (the local forge needs none of it).
+  const github = settings.githubApp || settings.githubToken ? await loadGitHub() : undefined;
+  const githubApp = settings.githubApp && new github!.GitHubApp(settings.githubApp, settings.githubApiUrl);
+  const pushTokens = githubApp && new github!.PushTokens(githubApp, store, log);
   const credentials = new CredentialStore(db);
   const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
   const planSpecialties = orderedSpecialties(settings.cluster.agents.flatMap((a) => a.specialties), routing.planOrder);
@@ -89,12 +92,15 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   // Links must work from elsewhere: listening on every address, give the cluster's address instead.
   const publicUrl = () => (/^https?:\/\/(0\.0\.0\.0|\[::\])(:|$)/.test(url) ? settings.coordinatorUrl.replace(/^https?:/, tls ? 'https:' : 'http:') : url);
   const localForge = new LocalForge(db, join(settings.dataDir, 'forge'), publicUrl);
-  const installationOf = async (repo: string) => store.installationOf(repo) ?? (await githubApp!.installationOf(repo));
-  const forge = githubApp
+  const installationOf = async (repo: string) => store.installationOf(repo) ?? (await (githubApp as GitHubApp).installationOf(repo));
+  const GitHubForge = github?.GitHubForge;
+  const forge = githubApp && GitHubForge
     ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
-    : settings.githubToken ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
+    : settings.githubToken && GitHubForge ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
 
-  const publisher = new Publisher(store, forge, log);
+  // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
+  const commits = new GroupCommit((fn) => store.inTransaction(fn));
+  const publisher = new Publisher(publisherStore(store, commits, log), forge, log);
   const live = new LiveStream(store, registry);
   const metrics = new Metrics({ db, store, registry, hub, costs, budget });
 
@@ -107,11 +113,11 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   });
   app.use('/api/v1', apiRouter({
     store, plans, planner, registry, scheduler, adminToken, log, localForge, live, specialties: specialtyPolicy(settings), budget,
-    idempotency: new IdempotencyKeys(db),
+    idempotency: new IdempotencyKeys(db), commits,
     identity: { credentials, registry, store, scheduler, cluster: settings.cluster, log },
   }));
   app.get('/metrics', metrics.handler());
-  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log }));
+  app.use('/webhooks/github', metrics.countWebhooks(), githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log, commits }));
   app.use('/git', gitHttp({ root: localForge.root, credentials, pushableRefs: (agentId, repo) => pushableBranches(store, agentId, repo), log }));
   app.use(dashboardRouter());
   app.use((req) => { throw new HttpError(404, 'not_found', `nothing at ${req.method} ${req.path}`); });
@@ -144,7 +150,15 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      commits.flush(); // whatever is queued commits before the database closes
       db.close();
     },
   };
+}
+
+async function loadGitHub() {
+  const [{ GitHubApp }, { PushTokens }, { GitHubForge }] = await Promise.all([
+    import('./github/github-app.js'), import('./github/push-tokens.js'), import('./github-forge.js'),
+  ]);
+  return { GitHubApp, PushTokens, GitHubForge };
 }

@@ -4,6 +4,8 @@
  * X-GitHub-Delivery, and turns issue events and `/ccc` comments into tasks.
  * The delivery row and whatever it did commit in one transaction before the
  * 2xx is sent, so a replay (even after a restart) does nothing twice.
+ * Deliveries arriving together share that commit (group commit: one fsync
+ * for the batch, a savepoint for each delivery, see group-commit.ts).
  */
 import { CccError } from '../shared/errors.js';
 import { verify } from '@octokit/webhooks-methods';
@@ -16,10 +18,11 @@ import { HttpError } from './http-error.js';
 import { createWork, specialtyPolicy } from './new-task.js';
 import type { Plans } from './plans/plans.js';
 import type { Planner } from './plans/planner.js';
-import type { Scheduler } from './scheduler.js';
+import type { Outbox, Scheduler } from './scheduler.js';
 import type { Task, TaskState } from './task-model.js';
 import type { Revoked, TaskStore } from './task-store.js';
 import { WebhookDeliveries } from './webhook-deliveries.js';
+import { GroupCommit } from './group-commit.js';
 import type { ContextComment } from '../shared/protocol.js';
 import { fetchContext } from './conversation/context.js';
 import { cancelOpen, continuationOf, createFollowUp, retryLatest, type Continued } from './conversation/follow-ups.js';
@@ -40,6 +43,8 @@ export interface WebhookDeps {
   planner: Planner;
   scheduler: Scheduler;
   log: Logger;
+  /** Batches the deliveries' transactions (default: its own, over `store`). */
+  commits?: GroupCommit;
 }
 
 /** While an issue has a task in one of these states, triggers answer with it instead of making another. */
@@ -57,6 +62,8 @@ interface Reply {
   created?: boolean;
   revoked?: Revoked;
   duplicate?: boolean;
+  /** Assignments made in the delivery's transaction, sent once it has committed. */
+  outbox?: Outbox;
 }
 
 /**
@@ -64,7 +71,7 @@ interface Reply {
  *
  * @example app.use('/webhooks/github', githubWebhooks({ settings, db, store, scheduler, log }))
  */
-export function githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log }: WebhookDeps): Router {
+export function githubWebhooks({ settings, forge, db, store, plans, planner, scheduler, log, commits = new GroupCommit((fn) => store.inTransaction(fn)) }: WebhookDeps): Router {
   const router = express.Router();
   const secret = settings.webhookSecret;
   if (!secret) {
@@ -141,7 +148,8 @@ export function githubWebhooks({ settings, forge, db, store, plans, planner, sch
     // Context is read before the transaction (it is I/O); a replayed delivery reads it again and uses nothing.
     const context = await contextFor(intent, forge, policy.allowedAssociations, log);
     const continued: Continuation = intent.kind === 'run' ? await continuationOf(store, forge, intent.issue.repo, intent.issue.issueNumber) : {};
-    const reply = store.inTransaction((): Reply => {
+    // Settles once the batch this delivery joined has committed; a delivery that throws is rolled back alone.
+    const reply = await commits.run((): Reply => {
       const prior = deliveries.get(delivery);
       if (prior) {
         const task = prior.taskId === null ? undefined : store.get(prior.taskId);
@@ -151,11 +159,13 @@ export function githubWebhooks({ settings, forge, db, store, plans, planner, sch
       const installation = installationOf(payload); // GitHub App deliveries say which installation sent them
       if (done.created && done.task && installation) store.setInstallation(done.task.id, installation);
       deliveries.record({ id: delivery, event, action, outcome: done.outcome, taskId: done.task?.id ?? null });
-      return done;
+      // A free agent gets the new task in the same commit.
+      return done.created ? { ...done, outbox: scheduler.assignIfFree() } : done;
     });
 
     // Committed: now tell the scheduler and the agents.
-    if (reply.created) scheduler.schedule();
+    if (reply.outbox?.length) scheduler.send(reply.outbox);
+    else if (reply.created) scheduler.schedule();
     if (reply.revoked) scheduler.revoke(reply.revoked, intent.kind === 'cancel' ? `cancelled by ${intent.by}` : 'cancelled');
     const fields = { delivery, event, action, outcome: reply.outcome, taskId: reply.task?.id, ...(intent.kind === 'run' || intent.kind === 'follow-up' ? { why: intent.why } : {}) };
     const msg = reply.duplicate ? 'webhook delivery seen before; nothing done' : intent.kind === 'ignore' ? 'webhook ignored' : 'webhook handled';

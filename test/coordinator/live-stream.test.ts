@@ -32,7 +32,13 @@ describe('live event stream', () => {
     agent.send({ type: 'task.progress', taskId: id, attempt: 1, text: 'half way' });
     agent.send({ type: 'task.result', taskId: id, attempt: 1, outcome: 'succeeded', retryable: false, summary: 'ok', exitCode: 0, durationMs: 1 });
     await eventually(() => all.some((m) => m.event === 'task' && m.json.state === 'succeeded'), 5000, 'succeeded');
-    expect(all.filter((m) => m.event === 'task').map((m) => m.json.state)).toEqual(['queued', 'assigned', 'running', 'succeeded']);
+    // A commit announces each task it changed once, in its newest state: the task is accepted and assigned by one
+    // commit (an agent was free), and messages arriving together share one (group commit), so states may be skipped;
+    // every history entry is streamed.
+    const states = all.filter((m) => m.event === 'task').map((m) => m.json.state);
+    expect(states).toEqual(['queued', 'assigned', 'running', 'succeeded'].filter((s) => states.includes(s)));
+    expect(states).toContain('assigned');
+    expect(states.at(-1)).toBe('succeeded');
     expect(all.filter((m) => m.event === 'task-event').map((m) => [m.json.taskId, m.json.kind])).toEqual(
       [[id, 'created'], [id, 'assigned'], [id, 'started'], [id, 'progress'], [id, 'succeeded']]);
     expect(all.find((m) => m.json.kind === 'progress')!.json.message).toBe('half way');
