@@ -74,7 +74,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const pushTokens = githubApp && new github!.PushTokens(githubApp, store, log);
   const credentials = new CredentialStore(db);
   const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
-  const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log });
+  // Tasks posted, deliveries received and agent messages arriving together share one commit (one fsync), each acknowledged after it.
+  const commits = new GroupCommit((fn) => store.inTransaction(fn));
+  const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log, commits });
   const scheduler = new Scheduler(store, registry, {
     leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget,
     ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
@@ -90,8 +92,6 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
     : settings.githubToken && GitHubForge ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
 
-  // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
-  const commits = new GroupCommit((fn) => store.inTransaction(fn));
   const publisher = new Publisher(publisherStore(store, commits, log), forge, log);
   const live = new LiveStream(store, registry);
   const metrics = new Metrics({ db, store, registry, hub, costs, budget });
