@@ -28,6 +28,7 @@ export const MAX_BATCH = 256;
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
+  private flushing = false;
   /** Batches committed and pieces in them, for the bench and tests. */
   readonly stats = { batches: 0, pieces: 0 };
 
@@ -37,7 +38,8 @@ export class GroupCommit {
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (this.queue.length >= this.maxBatch) this.flush();
+      // Never inside a flush: a nested transaction would be a savepoint, settled before the real commit.
+      if (this.queue.length >= this.maxBatch && !this.flushing) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
         // After the I/O callbacks of this turn: every request parsed in it joins the same commit.
@@ -53,6 +55,7 @@ export class GroupCommit {
     if (batch.length === 0) return;
     this.queue = [];
     const outcomes: Outcome[] = [];
+    this.flushing = true;
     try {
       this.transaction(() => {
         for (const piece of batch) {
@@ -67,6 +70,8 @@ export class GroupCommit {
       // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
       for (const piece of batch) piece.reject(error);
       return;
+    } finally {
+      this.flushing = false;
     }
     this.stats.batches++;
     this.stats.pieces += batch.length;

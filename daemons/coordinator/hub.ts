@@ -85,6 +85,14 @@ export class AgentHub {
     else fn();
   }
 
+  /**
+   * A reply that needs no database work, sent in its frame's place: after the replies of the frames
+   * before it, which wait for their commit (a welcome never overtakes the error for a later frame).
+   */
+  private inOrder(reply: () => void): void {
+    this.batched(() => this.later(reply), () => reply());
+  }
+
   /** Handles one message in the next group commit; its replies go out after the commit. */
   private batched(work: () => void, onError: (err: unknown) => void): void {
     const replies: Array<() => void> = [];
@@ -117,15 +125,17 @@ export class AgentHub {
     ws.on('message', (data, isBinary) => {
       const claimed = agentId || isBinary ? undefined : helloProtocol(data);
       if (claimed !== undefined && claimed !== PROTOCOL_VERSION) {
-        sendTo(ws, { type: 'error', code: 'protocol_version', message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${claimed}: run the same ccc version on both` });
-        ws.close(4002, 'protocol version mismatch');
+        this.inOrder(() => {
+          sendTo(ws, { type: 'error', code: 'protocol_version', message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${claimed}: run the same ccc version on both` });
+          ws.close(4002, 'protocol version mismatch');
+        });
         return;
       }
       const decoded = isBinary ? { ok: false as const, error: 'binary frames are not part of the protocol' } : decode(agentMessageSchema, data);
       if (!decoded.ok) {
         this.counters.badFrames++;
         this.opts.log.warn({ agentId, remote: address, error: decoded.error }, 'bad frame from agent');
-        sendTo(ws, { type: 'error', code: 'bad_message', message: decoded.error });
+        this.inOrder(() => sendTo(ws, { type: 'error', code: 'bad_message', message: decoded.error }));
         return;
       }
       this.batched(() => {

@@ -78,7 +78,9 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
   const credentials = new CredentialStore(db);
   const gatekeeper = new Gatekeeper({ joinToken: agentToken, cluster: settings.cluster, credentials, log });
   const planSpecialties = orderedSpecialties(settings.cluster.agents.flatMap((a) => a.specialties), routing.planOrder);
-  const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log });
+  // Tasks posted, deliveries received and agent messages arriving together share one commit (one fsync), each acknowledged after it.
+  const commits = new GroupCommit((fn) => store.inTransaction(fn));
+  const hub = new AgentHub(store, registry, { gatekeeper, heartbeatMs, leaseMs, log, commits });
   const scheduler = new Scheduler(store, registry, {
     leaseMs, fallbackAfterMs: routing.fallbackAfterSeconds * 1000, log, send: (id, m) => hub.send(id, m), budget, planSpecialties,
     ...(pushTokens ? { pushToken: (row, attempt) => pushTokens.forAttempt(row, attempt) } : {}),
@@ -98,8 +100,6 @@ export async function startCoordinator(settings: Settings, log: Logger): Promise
     ? new GitHubForge({ tokenFor: async (repo) => githubApp.installationToken(await installationOf(repo)), baseUrl: settings.githubApiUrl, log })
     : settings.githubToken && GitHubForge ? new GitHubForge({ token: settings.githubToken, baseUrl: settings.githubApiUrl, log }) : localForge;
 
-  // Tasks posted and deliveries received together share one commit (one fsync), each acknowledged after it.
-  const commits = new GroupCommit((fn) => store.inTransaction(fn));
   const publisher = new Publisher(publisherStore(store, commits, log), forge, log);
   const live = new LiveStream(store, registry);
   const metrics = new Metrics({ db, store, registry, hub, costs, budget });

@@ -45,13 +45,14 @@ export class TaskRecords {
 
   protected tx<T>(fn: () => T): T {
     let value: T;
+    // What was noted before this (save)point: a rolled-back savepoint's changes and events are never announced.
+    const eventsBefore = this.newEvents.length;
+    const changedBefore = new Set(this.changed);
     try {
       value = this.db.transaction(fn)();
     } catch (err) {
-      if (!this.db.inTransaction) {
-        this.changed.clear();
-        this.newEvents.length = 0;
-      }
+      this.newEvents.length = eventsBefore;
+      for (const id of [...this.changed]) if (!changedBefore.has(id)) this.changed.delete(id);
       throw err;
     }
     if (!this.db.inTransaction) this.flush();

@@ -4,7 +4,7 @@
  * value wherever it appears in a line (error messages, URLs, free text).
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 export type { Logger } from 'pino';
 
@@ -33,6 +33,11 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
   return out.includes('ccca_') ? out.replace(/ccca_[A-Za-z0-9_-]{8,}/g, '[redacted]') : out;
 }
 
+/** pino-pretty (~11 MB of modules) is loaded only when a terminal wants pretty lines, never by a daemon logging JSON. */
+function prettyStream(): typeof import('pino-pretty') {
+  return createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+}
+
 export function createLogger({ level, name, secrets, destination, pretty }: LogOptions): Logger {
   const values = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8);
   return pino(
@@ -43,7 +48,7 @@ export function createLogger({ level, name, secrets, destination, pretty }: LogO
       hooks: { streamWrite: (line) => scrubSecrets(line, values) },
     },
     pretty
-      ? pinoPretty({ colorize: !destination, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', ...(destination ? { destination } : {}) })
+      ? prettyStream()({ colorize: !destination, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', ...(destination ? { destination } : {}) })
       // sync, as Node's own stdout is on Linux: pino's asynchronous mode flushes on exit with sonic-boom's
       // flushSync, which retries a failed write forever, so a node whose stdout reader is gone (a killed
       // `ccc up`: EPIPE) could never exit. Synchronous writes meet the EPIPE at once; pino then drops output.

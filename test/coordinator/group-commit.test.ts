@@ -65,6 +65,22 @@ describe('GroupCommit', () => {
     expect(deliveries.get('c')).toBeDefined();
   });
 
+  it('commits work handed in during a flush in a batch of its own, even past the batch size', async () => {
+    const { store, committedTasks, task } = setup();
+    const commits = new GroupCommit((fn) => store.inTransaction(fn), 2);
+    const inner: Array<Promise<unknown>> = [];
+    await commits.run(() => {
+      // Two more pieces reach the batch size while this batch runs: they must wait for their own commit.
+      inner.push(commits.run(() => task('inner 1')), commits.run(() => task('inner 2')));
+      return task('outer');
+    });
+    expect(commits.stats).toEqual({ batches: 1, pieces: 1 });
+    expect(committedTasks()).toBe(1);
+    await Promise.all(inner);
+    expect(commits.stats).toEqual({ batches: 2, pieces: 3 });
+    expect(committedTasks()).toBe(3);
+  });
+
   it('rejects every delivery of a batch whose commit fails', async () => {
     const { store, committedTasks, task } = setup();
     // A transaction function that throws after the work stands for a commit that fails (disk full).

@@ -834,4 +834,22 @@ describe('change notifications', () => {
     store.progress({ taskId: t.id, attempt: 1 }, 'backend', 'no state change');
     expect(seen).toHaveLength(2);
   });
+
+  it('a savepoint that throws is rolled back and announces nothing; the rest of its transaction is announced once', () => {
+    const { store } = setup();
+    const changed: number[] = [];
+    const events: string[] = [];
+    store.onChange((t) => changed.push(t.id));
+    store.onEvent((e) => events.push(`${e.taskId}:${e.kind}`));
+    store.inTransaction(() => {
+      store.create(spec({ title: 'kept' }));
+      expect(() => store.inTransaction(() => {
+        store.create(spec({ title: 'rolled back' }));
+        throw new Error('this piece fails');
+      })).toThrow('this piece fails');
+    });
+    expect(store.list({}).map((t) => t.title)).toEqual(['kept']);
+    expect(changed).toEqual([1]);
+    expect(events).toEqual(['1:created']);
+  });
 });
