@@ -18,7 +18,7 @@ import { poll, runDrill, type Drill, type DrillOptions, type DrillReport, type T
 import { processesIn } from './processes.js';
 
 const MAX_ATTEMPTS = 2;
-const IDLE_SECONDS = 5;
+const IDLE_SECONDS = 20;
 /** The CLI's own retries of a 5xx (default 10, about 3 minutes for a 500); an operator setting it honours. */
 const CLI_RETRIES = 2;
 
