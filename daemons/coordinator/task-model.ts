@@ -185,3 +185,9 @@ export function toTask(row: TaskRow): Task {
   if (row.result) task.result = JSON.parse(row.result) as TaskResult;
   return task;
 }
+
+/** The message of the newest event of one of these kinds, if any. */
+export function lastOf(events: readonly TaskEvent[], ...kinds: string[]): string | undefined {
+  for (let i = events.length - 1; i >= 0; i--) if (kinds.includes(events[i]!.kind)) return events[i]!.message;
+  return undefined;
+}

@@ -3,7 +3,7 @@
  * pull request it opened or added to, and for every final failure its reason
  * and how to try again — no run ends without saying why.
  */
-import type { Task, TaskEvent } from './task-model.js';
+import { lastOf, type Task, type TaskEvent } from './task-model.js';
 import { planPullRequestBody, planTrackingComment, plannerComment } from './plans/plan-text.js';
 
 const OUTPUT_LINES = 10;
@@ -65,8 +65,4 @@ export function pullRequestBody(task: Task): string {
   const r = task.result;
   const incomplete = r?.incomplete ? `**Incomplete:** ${r.incomplete}. Comment \`/ccc <what to do>\` on this pull request to continue the work.\n\n` : '';
   return `${closes}${incomplete}${r?.summary ?? ''}\n\n---\nMade by the **${task.agentId}** agent of claude-code-cluster (task ${task.id}, attempt ${task.attempt}, specialty ${task.specialty})${costLine(task).replace(/^\n\n/, '; ')}.`;
-}
-
-function lastOf(events: readonly TaskEvent[], kind: string): string | undefined {
-  return [...events].reverse().find((e) => e.kind === kind)?.message;
 }

@@ -3,7 +3,7 @@
  * checklist of its steps, and the description of its one pull request, which
  * lists each step with its agent, commit, turns and cost.
  */
-import type { PlanStepView, Task, TaskEvent } from '../task-model.js';
+import { lastOf, type PlanStepView, type Task, type TaskEvent } from '../task-model.js';
 
 const MARK: Record<PlanStepView['state'], string> = {
   pending: '[ ]', queued: '[ ]', assigned: '[ ]', running: '[ ]', succeeded: '[x]', failed: '[ ]', cancelled: '[ ]',
@@ -15,7 +15,7 @@ export function planTrackingComment(plan: Task, events: readonly TaskEvent[]): s
   const list = steps.map((s) => `- ${MARK[s.state]} ${s.index + 1}. **${s.specialty}**: ${s.goal} — ${stepStatus(s)}`).join('\n');
   const pr = plan.pullRequest ? `\n\nPull request #${plan.pullRequest.number} — ${plan.pullRequest.url}` : '';
   const retry = `To go on from the step that stopped, comment \`/ccc retry\` here or run \`ccc retry ${plan.id}\`.`;
-  const last = [...events].reverse().find((e) => e.kind === 'plan-stopped' || e.kind === 'cancelled')?.message;
+  const last = lastOf(events, 'plan-stopped', 'cancelled');
   switch (plan.state) {
     case 'succeeded': return `${head}\n\nDone: every step finished.${pr}\n\n${list}${totals(steps)}`;
     case 'failed': return `${head}\n\nStopped: ${plan.result?.summary ?? last ?? 'a step failed'}${pr}\n\n${list}\n\n${retry}`;
@@ -35,8 +35,8 @@ export function planPullRequestBody(plan: Task): string {
 /** A planner run's comment: running, its proposal and how to run it, or why its answer was no plan. */
 export function plannerComment(task: Task, events: readonly TaskEvent[]): string | undefined {
   const head = `**claude-code-cluster** · task ${task.id} · planner`;
-  const approved = [...events].reverse().find((e) => e.kind === 'plan-approved')?.message;
-  const invalid = [...events].reverse().find((e) => e.kind === 'plan-invalid')?.message;
+  const approved = lastOf(events, 'plan-approved');
+  const invalid = lastOf(events, 'plan-invalid');
   switch (task.state) {
     case 'queued': return `${head}\n\nQueued: a read-only run will propose the steps of a plan (${task.routeReason}).`;
     case 'assigned':
