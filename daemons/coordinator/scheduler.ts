@@ -124,23 +124,22 @@ export class Scheduler {
     if (!candidates.some((c) => c.running < c.capacity)) return [];
     const now = this.now();
     const outbox: Outbox = [];
-    this.store.inTransaction(() => {
-      for (const row of ready) {
-        const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
-        const route = pickAgent({ specialty: row.specialty, queuedAt: Math.max(row.updated_at, row.not_before), preferAgent: previous?.agentId }, candidates, now, this.opts.fallbackAfterMs);
-        if (!route) continue;
-        const attempt = this.store.assign(row.id, route.agentId, `${row.specialty_reason}; ${route.reason}`, this.opts.leaseMs);
-        candidates.find((c) => c.id === route.agentId)!.running++;
-        outbox.push({
-          agentId: route.agentId,
-          message: {
-            type: 'task.assign', taskId: row.id, attempt,
-            task: taskSpec(row, previous, route.agentId, row.plan_id ? this.store.get(row.plan_id) : undefined, this.opts.planSpecialties ?? []),
-          },
-          row,
-        });
-      }
-    });
+    // The caller's transaction holds all of it: `dispatch` opens one, the creating commit is one.
+    for (const row of ready) {
+      const previous = row.previous_task_id ? this.store.get(row.previous_task_id) : undefined;
+      const route = pickAgent({ specialty: row.specialty, queuedAt: Math.max(row.updated_at, row.not_before), preferAgent: previous?.agentId }, candidates, now, this.opts.fallbackAfterMs);
+      if (!route) continue;
+      const attempt = this.store.assign(row.id, route.agentId, `${row.specialty_reason}; ${route.reason}`, this.opts.leaseMs);
+      candidates.find((c) => c.id === route.agentId)!.running++;
+      outbox.push({
+        agentId: route.agentId,
+        message: {
+          type: 'task.assign', taskId: row.id, attempt,
+          task: taskSpec(row, previous, route.agentId, row.plan_id ? this.store.get(row.plan_id) : undefined, this.opts.planSpecialties ?? []),
+        },
+        row,
+      });
+    }
     return outbox;
   }
 
