@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT, type ApiClient, type ExitCode, type Task } from './api-client.js';
 import { json } from './format.js';
+import { stepOrder } from './tasks.js';
 import type { Io } from './io.js';
 
 export interface SubmitOptions {
@@ -30,7 +31,7 @@ export async function runSubmit(api: ApiClient, io: Io, opts: SubmitOptions): Pr
   const body = await postOnce(api, request);
   const t = body.task;
   if (opts.json) io.out(json(body));
-  else if (t.kind === 'plan') io.out(`plan ${t.id} submitted: ${(t.steps ?? []).map((s) => s.specialty).join(' → ')}, one after another on one branch (ccc logs ${t.id} -f to follow it)\n`);
+  else if (t.kind === 'plan') io.out(`plan ${t.id} submitted: ${stepOrder(t)}, one after another on one branch (ccc logs ${t.id} -f to follow it)\n`);
   else if (t.kind === 'planner') io.out(`planner task ${t.id} submitted: a read-only run proposes the steps; then \`ccc approve ${t.id}\` runs them\n`);
   else io.out(`task ${t.id} submitted (${t.state}, specialty ${t.specialty})\nroute: ${t.routeReason}\n`);
   return EXIT.ok;

@@ -48,6 +48,11 @@ function specialtyCell(t: Task): string {
   return t.specialty;
 }
 
+/** `backend → frontend → …`: a plan's specialties in step order. */
+export function stepOrder(plan: Task): string {
+  return (plan.steps ?? []).map((s) => s.specialty).join(' → ');
+}
+
 /** The step a plan is at: the first one not done. */
 export function currentStep(plan: Task): NonNullable<Task['steps']>[number] | undefined {
   return plan.steps?.find((s) => s.state !== 'succeeded');
@@ -92,6 +97,6 @@ export async function runApprove(api: ApiClient, io: Io, opts: { task: number; j
   const body = await api.post<{ task: Task }>(`/tasks/${opts.task}/approve`);
   const plan = body.task;
   if (opts.json) io.out(json(body));
-  else io.out(`plan ${plan.id}: ${(plan.steps ?? []).map((s) => s.specialty).join(' → ')} (ccc logs ${plan.id} -f to follow it)\n`);
+  else io.out(`plan ${plan.id}: ${stepOrder(plan)} (ccc logs ${plan.id} -f to follow it)\n`);
   return EXIT.ok;
 }
